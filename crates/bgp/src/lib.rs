@@ -1,1 +1,42 @@
-//! stub
+//! clos-bgp: the BGP-4 speaker (RFC 4271) — sessions, FSM, Adj-RIBs, the
+//! decision process and policy.
+//!
+//! Owns: everything between a TCP connection to a neighbor and the Loc-RIB.
+//! Does not own: the byte layout of messages (`clos-wire`), the config file
+//! (`clos-config`; the daemon converts it into `SpeakerConfig`), the API
+//! transport (`clos-api`), or forwarding tables.
+//!
+//! Layout:
+//! - `fsm`       — per-connection state machine and OPEN negotiation, pure
+//! - `session`   — the task per neighbor: connections, timers, reader/writer
+//! - `rib`       — the RIB task: Adj-RIB-In, Loc-RIB, export to peers
+//! - `adj_out`   — pending-prefix map between the RIB and a session writer
+//! - `decision`  — best path per RFC 4271 §9.1.2.2, with the losing reason
+//! - `policy`    — prefix lists and import/export policies
+//! - `peer`      — neighbor configuration and the state shared with the API
+//! - `speaker`   — starts all tasks; the API's entry point
+#![forbid(unsafe_code)]
+
+pub mod adj_out;
+pub mod decision;
+pub mod fsm;
+pub mod peer;
+pub mod policy;
+pub mod rib;
+pub mod session;
+pub mod speaker;
+
+use std::net::SocketAddr;
+
+/// Errors of the speaker.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the BGP speaker has stopped")]
+    Stopped,
+}

@@ -1,1 +1,122 @@
-fn main() {}
+//! closd: the clos routing daemon.
+//!
+//! Reads and validates the whole config before starting anything (a bad
+//! config exits non-zero naming file, line and key; never half-configured),
+//! then starts the BGP speaker and the gRPC API on its Unix socket, and runs
+//! until SIGTERM or SIGINT, when it sends Cease to every peer and removes
+//! its socket.
+#![forbid(unsafe_code)]
+
+mod convert;
+mod service;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use tokio::signal::unix::{signal, SignalKind};
+use tracing::info;
+
+/// The clos routing daemon.
+#[derive(Parser, Debug)]
+#[command(name = "closd", version, about)]
+struct Args {
+    /// Configuration file (TOML).
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    config: PathBuf,
+    /// Check the configuration and exit.
+    #[arg(long)]
+    check: bool,
+    /// Log filter (tracing EnvFilter syntax); default from RUST_LOG, else "info".
+    #[arg(long, value_name = "FILTER")]
+    log: Option<String>,
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let filter = args
+        .log
+        .clone()
+        .or_else(|| std::env::var("RUST_LOG").ok())
+        .unwrap_or_else(|| "info".to_string());
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .init();
+    let config = match clos_config::Config::from_file(&args.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("closd: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let speaker_config = match convert::speaker_config(&config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("closd: {}: {e:#}", args.config.display());
+            return std::process::ExitCode::from(2);
+        }
+    };
+    if args.check {
+        println!("{}: configuration OK", args.config.display());
+        return std::process::ExitCode::SUCCESS;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("closd")
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("closd: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config, speaker_config)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("closd: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(
+    config: clos_config::Config,
+    speaker_config: clos_bgp::speaker::SpeakerConfig,
+) -> anyhow::Result<()> {
+    let speaker = clos_bgp::speaker::Speaker::start(speaker_config)
+        .await
+        .context("starting the BGP speaker")?;
+    let speaker = Arc::new(speaker);
+    let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+    let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
+    let socket = config.api.socket.clone();
+    let service = service::ApiService::new(speaker.clone());
+    let mut api = tokio::spawn(async move {
+        clos_api::serve(&socket, service, async move {
+            let _ = api_stopped.await;
+        })
+        .await
+    });
+    // The API may fail at once (socket in use by another closd): exit then.
+    tokio::select! {
+        result = &mut api => {
+            speaker.shutdown().await;
+            return match result {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(anyhow::Error::new(e).context("API")),
+                Err(e) => Err(anyhow::anyhow!("API task failed: {e}")),
+            };
+        }
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    info!("shutting down");
+    let _ = stop_api.send(());
+    speaker.shutdown().await;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), api).await;
+    Ok(())
+}

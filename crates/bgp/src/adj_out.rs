@@ -1,0 +1,183 @@
+//! The hand-off between the RIB task and one session's writer: a map of
+//! pending prefixes, not a queue of messages (DESIGN.md).
+//!
+//! The RIB task records, per prefix, the latest thing the peer should hear
+//! (`Some(attributes)` = announce, `None` = withdraw) and wakes the writer
+//! once. A prefix that changes ten times before the writer gets to it costs
+//! one entry and is sent once, with its latest attributes. The writer takes
+//! the whole map when the socket can take more, groups announcements by
+//! attribute set (pointer identity of the interned `Arc`) and packs them into
+//! as few UPDATEs as fit (`clos_wire::encode_announcements`).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use clos_wire::{Family, IpNet, PathAttributes};
+use tokio::sync::Notify;
+
+/// What one peer is waiting to be told.
+#[derive(Debug, Default)]
+pub struct Pending {
+    pub routes: HashMap<IpNet, Option<Arc<PathAttributes>>>,
+    /// End-of-RIB markers (RFC 4724 §2) to send once `routes` is drained.
+    pub end_of_rib: Vec<Family>,
+    /// Enhanced route refresh (RFC 7313 §4): the routes of these families
+    /// are a refresh response, sent between a BoRR and an EoRR.
+    pub refresh: Vec<Family>,
+}
+
+impl Pending {
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty() && self.end_of_rib.is_empty() && self.refresh.is_empty()
+    }
+}
+
+/// Shared between the RIB task (producer) and the session writer (consumer).
+#[derive(Debug, Default)]
+pub struct AdjRibOutQueue {
+    pending: Mutex<Pending>,
+    wake: Notify,
+}
+
+impl AdjRibOutQueue {
+    pub fn new() -> Arc<AdjRibOutQueue> {
+        Arc::new(AdjRibOutQueue::default())
+    }
+
+    /// Run `f` on the pending set, then wake the writer.
+    pub fn with(&self, f: impl FnOnce(&mut Pending)) {
+        match self.pending.lock() {
+            Ok(mut p) => f(&mut p),
+            Err(poisoned) => f(&mut poisoned.into_inner()),
+        }
+        self.wake.notify_one();
+    }
+
+    /// Take everything pending.
+    pub fn take(&self) -> Pending {
+        match self.pending.lock() {
+            Ok(mut p) => std::mem::take(&mut *p),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        }
+    }
+
+    /// Wait until `with` was called since the last `take`.
+    pub async fn woken(&self) {
+        self.wake.notified().await
+    }
+}
+
+/// Group announcements by attribute set and split out withdrawals, per
+/// family, in a deterministic order (for tests and reproducible captures).
+pub struct Batch {
+    pub withdrawn: Vec<(Family, Vec<IpNet>)>,
+    pub announced: Vec<(Arc<PathAttributes>, Vec<IpNet>)>,
+}
+
+impl Batch {
+    pub fn from_routes(routes: HashMap<IpNet, Option<Arc<PathAttributes>>>) -> Batch {
+        let mut withdrawn: HashMap<Family, Vec<IpNet>> = HashMap::new();
+        let mut groups: HashMap<usize, (Arc<PathAttributes>, Vec<IpNet>)> = HashMap::new();
+        for (prefix, attrs) in routes {
+            match attrs {
+                None => withdrawn.entry(Family::of(&prefix)).or_default().push(prefix),
+                Some(a) => {
+                    // Pointer identity: the RIB interns attribute sets, so
+                    // equal sets share one allocation. Group by family too,
+                    // since the next hop encoding differs.
+                    let key = Arc::as_ptr(&a) as usize ^ matches!(prefix, IpNet::V6(_)) as usize;
+                    groups
+                        .entry(key)
+                        .or_insert_with(|| (a, Vec::new()))
+                        .1
+                        .push(prefix)
+                }
+            }
+        }
+        let mut withdrawn: Vec<(Family, Vec<IpNet>)> = withdrawn.into_iter().collect();
+        withdrawn.sort_by_key(|(f, _)| *f);
+        for (_, v) in withdrawn.iter_mut() {
+            v.sort();
+        }
+        let mut announced: Vec<(Arc<PathAttributes>, Vec<IpNet>)> =
+            groups.into_values().collect();
+        for (_, v) in announced.iter_mut() {
+            v.sort();
+        }
+        announced.sort_by(|a, b| a.1.first().cmp(&b.1.first()));
+        Batch {
+            withdrawn,
+            announced,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> IpNet {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn latest_state_per_prefix_wins() {
+        let q = AdjRibOutQueue::new();
+        let a = Arc::new(PathAttributes {
+            med: Some(1),
+            ..Default::default()
+        });
+        q.with(|pend| {
+            pend.routes.insert(p("10.0.0.0/8"), Some(a.clone()));
+        });
+        q.with(|pend| {
+            pend.routes.insert(p("10.0.0.0/8"), None);
+        });
+        let taken = q.take();
+        assert_eq!(taken.routes.len(), 1);
+        assert_eq!(taken.routes[&p("10.0.0.0/8")], None);
+        assert!(q.take().is_empty());
+    }
+
+    #[test]
+    fn batch_groups_by_attribute_set() {
+        let a = Arc::new(PathAttributes {
+            med: Some(1),
+            ..Default::default()
+        });
+        let b = Arc::new(PathAttributes {
+            med: Some(2),
+            ..Default::default()
+        });
+        let mut routes = HashMap::new();
+        routes.insert(p("10.0.1.0/24"), Some(a.clone()));
+        routes.insert(p("10.0.2.0/24"), Some(a.clone()));
+        routes.insert(p("10.0.3.0/24"), Some(b.clone()));
+        routes.insert(p("10.0.4.0/24"), None);
+        routes.insert(p("2001:db8::/32"), None);
+        let batch = Batch::from_routes(routes);
+        assert_eq!(batch.announced.len(), 2);
+        assert_eq!(
+            batch.announced[0].1,
+            vec![p("10.0.1.0/24"), p("10.0.2.0/24")]
+        );
+        assert!(Arc::ptr_eq(&batch.announced[0].0, &a));
+        assert_eq!(batch.withdrawn.len(), 2);
+        assert_eq!(batch.withdrawn[0].0, Family::Ipv4Unicast);
+    }
+
+    #[tokio::test]
+    async fn with_wakes_a_waiting_writer() {
+        let q = AdjRibOutQueue::new();
+        let q2 = q.clone();
+        let waiter = tokio::spawn(async move {
+            q2.woken().await;
+            q2.take().routes.len()
+        });
+        tokio::task::yield_now().await;
+        q.with(|pend| {
+            pend.routes.insert(p("10.0.0.0/8"), None);
+        });
+        assert_eq!(waiter.await.unwrap(), 1);
+    }
+}

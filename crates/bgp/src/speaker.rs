@@ -1,0 +1,225 @@
+//! The BGP speaker: spawns the listener, one task per neighbor and the RIB
+//! task, and answers the API's questions.
+//!
+//! ```text
+//!   listener(s) ──TcpStream──▶ peer task ×N ──RibEvent──▶ RIB task
+//!                                  ▲   │                     │
+//!                                  │   └─ writer/reader      │ AdjRibOutQueue
+//!                                  └──── PeerCommand ◀───────┘ (per peer)
+//!   Speaker (API) ── reads PeerShared directly; asks the RIB via RibEvent
+//! ```
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use clos_wire::{Asn, IpNet};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tracing::{debug, info, warn};
+
+use crate::decision::DecisionOptions;
+use crate::fsm::{LocalParams, RemoteAsRule};
+use crate::peer::{PeerConfig, PeerId, PeerShared};
+use crate::rib::{Rib, RibConfig, RibEvent, RibPeerHandle, RouteFilter, RouteView, RIB_CHANNEL};
+use crate::session::{canonical_ip, PeerHandle, PeerTask};
+use crate::Error;
+
+/// Router-wide settings.
+#[derive(Debug, Clone)]
+pub struct SpeakerConfig {
+    pub asn: Asn,
+    pub router_id: Ipv4Addr,
+    pub listen: Vec<SocketAddr>,
+    pub originate: Vec<IpNet>,
+    pub multipath: usize,
+    pub decision: DecisionOptions,
+    pub peers: Vec<PeerConfig>,
+}
+
+/// A running speaker.
+pub struct Speaker {
+    pub asn: Asn,
+    pub router_id: Ipv4Addr,
+    peers: Vec<Arc<PeerShared>>,
+    rib: mpsc::Sender<RibEvent>,
+    shutdown: watch::Sender<bool>,
+    tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Speaker {
+    /// Bind the listeners and start every task. Fails (starting nothing)
+    /// when a listen address cannot be bound.
+    pub async fn start(config: SpeakerConfig) -> Result<Speaker, Error> {
+        let mut listeners = Vec::new();
+        for addr in &config.listen {
+            listeners.push(bind(*addr).map_err(|e| Error::Listen {
+                address: *addr,
+                source: e,
+            })?);
+        }
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let (rib_tx, rib_rx) = mpsc::channel(RIB_CHANNEL);
+        let mut tasks = Vec::new();
+        let mut handles: Vec<PeerHandle> = Vec::new();
+        let mut rib_peers = Vec::new();
+        for (i, pc) in config.peers.into_iter().enumerate() {
+            let id = (i + 1) as PeerId;
+            let shared = Arc::new(PeerShared::new(id, pc.clone()));
+            let (cmd_tx, cmd_rx) = mpsc::channel(4);
+            let local = LocalParams {
+                asn: config.asn,
+                router_id: config.router_id,
+                hold_time: pc.hold_time,
+                remote_as: pc.remote_as,
+                families: pc.families.clone(),
+                extended_next_hop: false,
+            };
+            let (task, handle) =
+                PeerTask::new(shared.clone(), local, rib_tx.clone(), cmd_rx, shutdown_rx.clone());
+            tasks.push(tokio::spawn(task.run()));
+            handles.push(handle);
+            rib_peers.push(RibPeerHandle {
+                shared,
+                command: cmd_tx,
+            });
+        }
+        let rib = Rib::new(
+            RibConfig {
+                asn: config.asn,
+                router_id: config.router_id,
+                originate: config.originate,
+                multipath: config.multipath.max(1),
+                decision: config.decision,
+            },
+            rib_peers,
+        );
+        tasks.push(tokio::spawn(rib.run(rib_rx)));
+        let peers: Vec<Arc<PeerShared>> = handles.iter().map(|h| h.shared.clone()).collect();
+        let handles = Arc::new(handles);
+        for listener in listeners {
+            let handles = handles.clone();
+            let mut stop = shutdown_rx.clone();
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = stop.changed() => return,
+                        accepted = listener.accept() => match accepted {
+                            Ok((stream, remote)) => dispatch(&handles, stream, remote).await,
+                            Err(e) => {
+                                warn!(error = %e, "accept failed");
+                                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                            }
+                        }
+                    }
+                }
+            }));
+        }
+        info!(asn = config.asn, router_id = %config.router_id, peers = peers.len(), "BGP speaker started");
+        Ok(Speaker {
+            asn: config.asn,
+            router_id: config.router_id,
+            peers,
+            rib: rib_tx,
+            shutdown,
+            tasks: std::sync::Mutex::new(tasks),
+        })
+    }
+
+    pub fn peers(&self) -> &[Arc<PeerShared>] {
+        &self.peers
+    }
+
+    /// The peer configured with this address.
+    pub fn peer(&self, address: IpAddr) -> Option<&Arc<PeerShared>> {
+        self.peers.iter().find(|p| p.config.address == address)
+    }
+
+    /// Peer id → shared state, for rendering routes.
+    pub fn peer_by_id(&self, id: PeerId) -> Option<&Arc<PeerShared>> {
+        self.peers.iter().find(|p| p.id == id)
+    }
+
+    pub async fn routes(&self, filter: RouteFilter) -> Result<Vec<RouteView>, Error> {
+        let (reply, rx) = oneshot::channel();
+        self.rib
+            .send(RibEvent::Routes { filter, reply })
+            .await
+            .map_err(|_| Error::Stopped)?;
+        rx.await.map_err(|_| Error::Stopped)
+    }
+
+    /// Loc-RIB (prefixes, paths).
+    pub async fn counts(&self) -> Result<(u64, u64), Error> {
+        let (reply, rx) = oneshot::channel();
+        self.rib
+            .send(RibEvent::Counts { reply })
+            .await
+            .map_err(|_| Error::Stopped)?;
+        rx.await.map_err(|_| Error::Stopped)
+    }
+
+    /// Start (`add`) or stop originating `prefix`; true when it changed.
+    pub async fn originate(&self, prefix: IpNet, add: bool) -> Result<bool, Error> {
+        let (reply, rx) = oneshot::channel();
+        self.rib
+            .send(RibEvent::Originate { prefix, add, reply })
+            .await
+            .map_err(|_| Error::Stopped)?;
+        rx.await.map_err(|_| Error::Stopped)
+    }
+
+    /// Send Cease to every peer and stop all tasks.
+    pub async fn shutdown(&self) {
+        let _ = self.shutdown.send(true);
+        // Peer tasks send their NOTIFICATIONs on the way out.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
+        let tasks = match self.tasks.lock() {
+            Ok(mut t) => std::mem::take(&mut *t),
+            Err(p) => std::mem::take(&mut *p.into_inner()),
+        };
+        for t in tasks {
+            let _ = tokio::time::timeout_at(deadline, t).await;
+        }
+    }
+}
+
+async fn dispatch(handles: &[PeerHandle], stream: tokio::net::TcpStream, remote: SocketAddr) {
+    let ip = canonical_ip(remote.ip());
+    match handles.iter().find(|h| h.shared.config.address == ip) {
+        Some(h) => {
+            debug!(%remote, "incoming connection");
+            let _ = h.incoming.send(stream).await;
+        }
+        None => {
+            info!(%remote, "connection from an unconfigured address refused");
+        }
+    }
+}
+
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let domain = match addr {
+        SocketAddr::V4(_) => socket2::Domain::IPV4,
+        SocketAddr::V6(_) => socket2::Domain::IPV6,
+    };
+    let sock = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
+    sock.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        // `[::]:179` takes IPv4 too (mapped addresses), like BIRD and FRR.
+        let unspecified = addr.ip().is_unspecified();
+        sock.set_only_v6(!unspecified)?;
+    }
+    sock.set_nonblocking(true)?;
+    sock.bind(&addr.into())?;
+    sock.listen(128)?;
+    TcpListener::from_std(sock.into())
+}
+
+/// The remote-AS rule's eBGP/iBGP nature for TTL defaults.
+pub fn is_internal(rule: RemoteAsRule, asn: Asn) -> bool {
+    match rule {
+        RemoteAsRule::Exact(a) => a == asn,
+        RemoteAsRule::Internal => true,
+        RemoteAsRule::External => false,
+    }
+}

@@ -1,0 +1,100 @@
+//! Config file → speaker settings. The speaker never sees config structs
+//! (GoBGP's regret: config reused as internal state).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::bail;
+use clos_bgp::decision::DecisionOptions;
+use clos_bgp::fsm::RemoteAsRule;
+use clos_bgp::peer::{MaxPrefix, MaxPrefixAction, PeerConfig};
+use clos_bgp::policy::{self, Policy};
+use clos_bgp::speaker::SpeakerConfig;
+use clos_config::{Config, PeerAddress, RemoteAs};
+
+fn prefix_list(config: &Config, name: &str) -> Arc<policy::PrefixList> {
+    let entries = config
+        .prefix_list(name)
+        .map(|l| {
+            l.entries
+                .iter()
+                .map(|e| policy::PrefixListEntry {
+                    action: match e.action {
+                        clos_config::Action::Permit => policy::Action::Permit,
+                        clos_config::Action::Deny => policy::Action::Deny,
+                    },
+                    prefix: e.prefix,
+                    ge: e.ge,
+                    le: e.le,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Arc::new(policy::PrefixList {
+        name: name.to_string(),
+        entries,
+    })
+}
+
+fn policy(config: &Config, p: &clos_config::Policy) -> Policy {
+    match p {
+        clos_config::Policy::Accept => Policy::Accept,
+        clos_config::Policy::Reject => Policy::Reject,
+        clos_config::Policy::PrefixList(name) => Policy::PrefixList(prefix_list(config, name)),
+    }
+}
+
+/// The speaker's settings for a validated config.
+pub fn speaker_config(config: &Config) -> anyhow::Result<SpeakerConfig> {
+    let router = &config.router;
+    let mut peers = Vec::new();
+    for n in &config.neighbors {
+        let address = match &n.peer {
+            PeerAddress::Address(a) => *a,
+            PeerAddress::Interface(name) => bail!(
+                "neighbor on interface {name:?}: BGP unnumbered is not supported by this build yet"
+            ),
+        };
+        let remote_as = match n.remote_as {
+            RemoteAs::Asn(a) => RemoteAsRule::Exact(a),
+            RemoteAs::External => RemoteAsRule::External,
+            RemoteAs::Internal => RemoteAsRule::Internal,
+        };
+        let internal = clos_bgp::speaker::is_internal(remote_as, router.asn);
+        peers.push(PeerConfig {
+            address,
+            port: n.port,
+            local_address: n.local_address,
+            remote_as,
+            passive: n.passive,
+            families: n.families.clone(),
+            import: policy(config, &n.import),
+            export: policy(config, &n.export),
+            hold_time: n.effective_hold_time(router),
+            connect_retry: Duration::from_secs(router.connect_retry as u64),
+            max_prefix: n.max_prefix.map(|m| MaxPrefix {
+                limit: m.limit,
+                action: match m.action {
+                    clos_config::MaxPrefixAction::Teardown => MaxPrefixAction::Teardown,
+                    clos_config::MaxPrefixAction::Warning => MaxPrefixAction::Warning,
+                },
+                restart: m.restart.map(|s| Duration::from_secs(s as u64)),
+            }),
+            description: n.description.clone().unwrap_or_default(),
+            next_hop_self: n.next_hop_self,
+            ttl: if internal { 255 } else { n.ebgp_multihop.max(1) },
+        });
+    }
+    Ok(SpeakerConfig {
+        asn: router.asn,
+        router_id: router.router_id,
+        listen: router.listen.clone(),
+        originate: router.originate.clone(),
+        multipath: router.multipath as usize,
+        decision: DecisionOptions {
+            always_compare_med: false,
+            multipath_relax: router.multipath_relax,
+        },
+        peers,
+    })
+}
