@@ -80,7 +80,10 @@ impl Batch {
         let mut groups: HashMap<usize, (Arc<PathAttributes>, Vec<IpNet>)> = HashMap::new();
         for (prefix, attrs) in routes {
             match attrs {
-                None => withdrawn.entry(Family::of(&prefix)).or_default().push(prefix),
+                None => withdrawn
+                    .entry(Family::of(&prefix))
+                    .or_default()
+                    .push(prefix),
                 Some(a) => {
                     // Pointer identity: the RIB interns attribute sets, so
                     // equal sets share one allocation. Group by family too,
@@ -99,8 +102,7 @@ impl Batch {
         for (_, v) in withdrawn.iter_mut() {
             v.sort();
         }
-        let mut announced: Vec<(Arc<PathAttributes>, Vec<IpNet>)> =
-            groups.into_values().collect();
+        let mut announced: Vec<(Arc<PathAttributes>, Vec<IpNet>)> = groups.into_values().collect();
         for (_, v) in announced.iter_mut() {
             v.sort();
         }

@@ -150,7 +150,10 @@ pub fn check_open(local: &LocalParams, open: &Open) -> Result<Negotiated, Notifi
     // RFC 6793 §4.1: a peer that announces a 4-octet ASN must put AS_TRANS
     // (or the same 2-octet value) in My Autonomous System.
     if four_octet && remote_asn > u16::MAX as Asn && open.my_as != AS_TRANS {
-        return Err(open_error(code::BAD_PEER_AS, open.my_as.to_be_bytes().to_vec()));
+        return Err(open_error(
+            code::BAD_PEER_AS,
+            open.my_as.to_be_bytes().to_vec(),
+        ));
     }
     let acceptable = match local.remote_as {
         RemoteAsRule::Exact(asn) => remote_asn == asn,
@@ -158,7 +161,10 @@ pub fn check_open(local: &LocalParams, open: &Open) -> Result<Negotiated, Notifi
         RemoteAsRule::Internal => remote_asn == local.asn,
     };
     if !acceptable || remote_asn == 0 {
-        return Err(open_error(code::BAD_PEER_AS, open.my_as.to_be_bytes().to_vec()));
+        return Err(open_error(
+            code::BAD_PEER_AS,
+            open.my_as.to_be_bytes().to_vec(),
+        ));
     }
     if open.hold_time == 1 || open.hold_time == 2 {
         return Err(open_error(code::UNACCEPTABLE_HOLD_TIME, vec![]));
@@ -465,8 +471,11 @@ impl Connection {
             (State::Established, Message::RouteRefresh(rr)) => {
                 // RFC 2918 §4: ignore a refresh for a family we did not
                 // negotiate; RFC 7313 BoRR/EoRR are markers for the receiver.
-                let negotiated_family = Family::from_afi_safi(rr.afi, rr.safi)
-                    .is_some_and(|f| self.negotiated.as_ref().is_some_and(|n| n.families.contains(&f)));
+                let negotiated_family = Family::from_afi_safi(rr.afi, rr.safi).is_some_and(|f| {
+                    self.negotiated
+                        .as_ref()
+                        .is_some_and(|n| n.families.contains(&f))
+                });
                 if negotiated_family {
                     self.restart_hold(vec![Output::RouteRefresh(rr)])
                 } else {
@@ -684,7 +693,10 @@ mod tests {
     #[test]
     fn hold_timer_expiry_in_open_sent_sends_4_0() {
         let (mut c, _) = Connection::new(local());
-        assert_eq!(sent_notification(&c.step(Input::HoldTimerExpires)), Some((4, 0)));
+        assert_eq!(
+            sent_notification(&c.step(Input::HoldTimerExpires)),
+            Some((4, 0))
+        );
     }
 
     #[test]

@@ -20,8 +20,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use clos_wire::{
-    Asn, Family, IpNet, MpReach, NextHop, Origin, PathAttributes, AFI_IPV4, AFI_IPV6,
-    SAFI_UNICAST,
+    Asn, Family, IpNet, MpReach, NextHop, Origin, PathAttributes, AFI_IPV4, AFI_IPV6, SAFI_UNICAST,
 };
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
@@ -127,6 +126,10 @@ struct Entry {
     /// follow the best in `ecmp` order are multipath members.
     best: Option<usize>,
     multipath: Vec<usize>,
+    /// The best path as last exported: kept (not an index, not a pointer)
+    /// so a change is detected even after the old path was removed, and a
+    /// freed allocation can never alias a new one.
+    exported: Option<(PeerId, Arc<PathAttributes>)>,
 }
 
 struct Session {
@@ -312,9 +315,18 @@ impl Rib {
         });
         p.accepted = 0;
         p.max_prefix_tripped = false;
-        p.shared.counters.prefixes_accepted.store(0, Ordering::Relaxed);
-        p.shared.counters.prefixes_received.store(0, Ordering::Relaxed);
-        p.shared.counters.prefixes_advertised.store(0, Ordering::Relaxed);
+        p.shared
+            .counters
+            .prefixes_accepted
+            .store(0, Ordering::Relaxed);
+        p.shared
+            .counters
+            .prefixes_received
+            .store(0, Ordering::Relaxed);
+        p.shared
+            .counters
+            .prefixes_advertised
+            .store(0, Ordering::Relaxed);
         // Initial table dump, then End-of-RIB per family.
         let prefixes: Vec<IpNet> = self.loc_rib.keys().copied().collect();
         self.export_to(peer, &prefixes);
@@ -329,9 +341,18 @@ impl Rib {
         };
         p.session = None;
         p.accepted = 0;
-        p.shared.counters.prefixes_accepted.store(0, Ordering::Relaxed);
-        p.shared.counters.prefixes_received.store(0, Ordering::Relaxed);
-        p.shared.counters.prefixes_advertised.store(0, Ordering::Relaxed);
+        p.shared
+            .counters
+            .prefixes_accepted
+            .store(0, Ordering::Relaxed);
+        p.shared
+            .counters
+            .prefixes_received
+            .store(0, Ordering::Relaxed);
+        p.shared
+            .counters
+            .prefixes_advertised
+            .store(0, Ordering::Relaxed);
         let mut dirty = Vec::new();
         self.loc_rib.retain(|prefix, entry| {
             let before = entry.paths.len();
@@ -397,7 +418,9 @@ impl Rib {
         if let Some(p) = self.peers.get_mut(&peer) {
             p.accepted = (p.accepted as i64 + delta).max(0) as u64;
             let counters = &p.shared.counters;
-            counters.prefixes_accepted.store(p.accepted, Ordering::Relaxed);
+            counters
+                .prefixes_accepted
+                .store(p.accepted, Ordering::Relaxed);
             let received = counters.prefixes_received.load(Ordering::Relaxed) as i64;
             counters.prefixes_received.store(
                 (received + delta + filtered as i64).max(0) as u64,
@@ -475,10 +498,6 @@ impl Rib {
             let Some(entry) = self.loc_rib.get(prefix) else {
                 continue;
             };
-            let old_best = entry
-                .best
-                .and_then(|i| entry.paths.get(i))
-                .map(|p| (p.peer, Arc::as_ptr(&p.attributes)));
             let (best, multipath) = {
                 let candidates: Vec<Candidate> =
                     entry.paths.iter().map(|p| self.candidate(p)).collect();
@@ -509,11 +528,17 @@ impl Rib {
             entry.multipath = multipath;
             let new_best = best
                 .and_then(|i| entry.paths.get(i))
-                .map(|p| (p.peer, Arc::as_ptr(&p.attributes)));
+                .map(|p| (p.peer, p.attributes.clone()));
+            let same = match (&entry.exported, &new_best) {
+                (None, None) => true,
+                (Some((a, x)), Some((b, y))) => a == b && Arc::ptr_eq(x, y),
+                _ => false,
+            };
+            entry.exported = new_best;
             if entry.paths.is_empty() {
                 self.loc_rib.remove(prefix);
             }
-            if old_best != new_best {
+            if !same {
                 changed.push(*prefix);
             }
         }
@@ -644,9 +669,8 @@ impl Rib {
         let mut out: PathAttributes = (**src).clone();
         out.mp_unreach = None;
         let mut as_path = out.as_path.take().unwrap_or_default();
-        let next_hop_self = !to_internal
-            || path.peer == LOCAL_PEER
-            || target.shared.config.next_hop_self;
+        let next_hop_self =
+            !to_internal || path.peer == LOCAL_PEER || target.shared.config.next_hop_self;
         if to_internal {
             out.local_pref = Some(src.local_pref.unwrap_or(100));
         } else {
@@ -672,7 +696,9 @@ impl Rib {
                     global: a,
                     link_local: session.local_link_local,
                 },
-                (Family::Ipv4Unicast, IpAddr::V6(a)) if session.negotiated.extended_next_hop_ipv4 => {
+                (Family::Ipv4Unicast, IpAddr::V6(a))
+                    if session.negotiated.extended_next_hop_ipv4 =>
+                {
                     NextHop::V6 {
                         global: a,
                         link_local: session.local_link_local,

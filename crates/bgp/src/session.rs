@@ -47,7 +47,9 @@ use tokio::time::{sleep_until, Instant};
 use tracing::{debug, info, warn, Instrument};
 
 use crate::adj_out::{AdjRibOutQueue, Batch};
-use crate::fsm::{describe_notification, Connection, DownReason, Input, LocalParams, Output, State};
+use crate::fsm::{
+    describe_notification, Connection, DownReason, Input, LocalParams, Output, State,
+};
 use crate::peer::{PeerCounters, PeerShared};
 use crate::rib::{PeerCommand, RibEvent};
 
@@ -255,7 +257,11 @@ impl PeerTask {
         self.connecting = false;
         match result {
             Ok(stream) => {
-                if self.conns.iter().any(|c| c.fsm.state() == State::Established) {
+                if self
+                    .conns
+                    .iter()
+                    .any(|c| c.fsm.state() == State::Established)
+                {
                     return; // an incoming connection won meanwhile
                 }
                 self.add_connection(stream, true).await;
@@ -273,7 +279,10 @@ impl PeerTask {
         let refuse = if self.admin_down.is_some() {
             Some(code::ADMINISTRATIVE_SHUTDOWN)
         } else if self.conns.len() >= 2
-            || self.conns.iter().any(|c| c.fsm.state() == State::Established)
+            || self
+                .conns
+                .iter()
+                .any(|c| c.fsm.state() == State::Established)
         {
             // §6.8: a collision with an Established connection closes the
             // new one.
@@ -308,9 +317,8 @@ impl PeerTask {
         info!(%local, %remote, outbound, "connection up");
         let (read, write) = stream.into_split();
         let (writer_tx, writer_rx) = mpsc::unbounded_channel();
-        let writer_task = tokio::spawn(
-            write_loop(write, writer_rx, self.shared.clone()).in_current_span(),
-        );
+        let writer_task =
+            tokio::spawn(write_loop(write, writer_rx, self.shared.clone()).in_current_span());
         let reader_task = tokio::spawn(
             read_loop(id, read, self.events_tx.clone(), self.shared.clone()).in_current_span(),
         );
@@ -440,7 +448,10 @@ impl PeerTask {
             .find(|(_, outbound, _)| *outbound != keep_outbound)
             .map(|(id, _, _)| *id);
         if let Some(loser) = loser {
-            info!(keep_outbound, "connection collision: closing one connection");
+            info!(
+                keep_outbound,
+                "connection collision: closing one connection"
+            );
             Box::pin(self.step(
                 loser,
                 Input::Stop(Notification {
@@ -520,14 +531,13 @@ impl PeerTask {
             return;
         };
         let conn = self.conns.remove(pos);
-        let was_established = self
-            .shared
-            .session()
-            .negotiated
-            .is_some()
+        let was_established = self.shared.session().negotiated.is_some()
             && conn.fsm.negotiated().is_some()
             && self.established_at.is_some()
-            && self.conns.iter().all(|c| c.fsm.state() != State::Established);
+            && self
+                .conns
+                .iter()
+                .all(|c| c.fsm.state() != State::Established);
         info!(%reason, "connection closed");
         let _ = conn.writer.send(WriterCmd::Close);
         conn.reader_task.abort();
@@ -613,7 +623,8 @@ impl PeerTask {
             attributes.local_pref = None;
             let path = attributes.as_path.clone().unwrap_or_default();
             let first_ok = path.first_asn() == Some(neg.remote_asn);
-            let has_nlri = !update.nlri.is_empty() || mp_reach.as_ref().is_some_and(|r| !r.nlri.is_empty());
+            let has_nlri =
+                !update.nlri.is_empty() || mp_reach.as_ref().is_some_and(|r| !r.nlri.is_empty());
             if has_nlri && !first_ok {
                 // RFC 4271 §6.3: the leftmost AS must be the peer's.
                 warn!(as_path = %path, "first AS of AS_PATH is not the peer's: treat-as-withdraw");
@@ -711,11 +722,7 @@ fn set_ttl(stream: &TcpStream, ttl: u8) -> std::io::Result<()> {
     }
 }
 
-async fn connect(
-    remote: SocketAddr,
-    local: Option<IpAddr>,
-    ttl: u8,
-) -> std::io::Result<TcpStream> {
+async fn connect(remote: SocketAddr, local: Option<IpAddr>, ttl: u8) -> std::io::Result<TcpStream> {
     let domain = match remote {
         SocketAddr::V4(_) => socket2::Domain::IPV4,
         SocketAddr::V6(_) => socket2::Domain::IPV6,
@@ -887,7 +894,11 @@ async fn drain(
     let mut messages = 0usize;
     for family in &pending.refresh {
         let (afi, safi) = family.afi_safi();
-        let borr = Message::RouteRefresh(RouteRefresh { afi, subtype: 1, safi });
+        let borr = Message::RouteRefresh(RouteRefresh {
+            afi,
+            subtype: 1,
+            safi,
+        });
         if encode_message(&borr, codec, buf).is_ok() {
             PeerCounters::add(&counters.messages_sent, 1);
         }
@@ -914,7 +925,11 @@ async fn drain(
     }
     for family in &pending.refresh {
         let (afi, safi) = family.afi_safi();
-        let eorr = Message::RouteRefresh(RouteRefresh { afi, subtype: 2, safi });
+        let eorr = Message::RouteRefresh(RouteRefresh {
+            afi,
+            subtype: 2,
+            safi,
+        });
         if encode_message(&eorr, codec, buf).is_ok() {
             PeerCounters::add(&counters.messages_sent, 1);
         }

@@ -75,8 +75,13 @@ impl Speaker {
                 families: pc.families.clone(),
                 extended_next_hop: false,
             };
-            let (task, handle) =
-                PeerTask::new(shared.clone(), local, rib_tx.clone(), cmd_rx, shutdown_rx.clone());
+            let (task, handle) = PeerTask::new(
+                shared.clone(),
+                local,
+                rib_tx.clone(),
+                cmd_rx,
+                shutdown_rx.clone(),
+            );
             tasks.push(tokio::spawn(task.run()));
             handles.push(handle);
             rib_peers.push(RibPeerHandle {

@@ -1,1 +1,144 @@
-fn main() {}
+//! `closctl` — the clos command-line interface.
+//!
+//! Two kinds of commands live here:
+//! - `closctl bgp ...` asks a running closd over its gRPC API socket
+//!   (`--socket PATH`, or `CLOSCTL_SOCKET`, default `/run/clos/closd.sock`)
+//!   and prints a table for people or, with `--json`, the reply message with
+//!   its proto field names for scripts;
+//! - `closctl fib ...` runs offline FIB tools and needs no daemon (owned by
+//!   `fib.rs`).
+//!
+//! Every failure exits with code 1 and one line on stderr.
+//!
+//! Files: `bgp.rs` (daemon commands), `input.rs` (argument validation),
+//! `render.rs` (tables and JSON), `fib.rs` (offline FIB tools).
+#![forbid(unsafe_code)]
+
+mod bgp;
+mod fib;
+mod input;
+mod render;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Where closd listens unless told otherwise (the `[api] socket` default).
+const DEFAULT_SOCKET: &str = "/run/clos/closd.sock";
+
+/// Command-line interface of the clos routing suite.
+#[derive(Parser, Debug)]
+#[command(name = "closctl", version, about)]
+struct Cli {
+    /// closd's API socket [default: /run/clos/closd.sock]
+    #[arg(long, value_name = "PATH", env = "CLOSCTL_SOCKET")]
+    socket: Option<PathBuf>,
+
+    /// Print replies as JSON (proto field names, every field present)
+    #[arg(long)]
+    json: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Ask a running closd about BGP
+    Bgp(BgpArgs),
+    /// Offline FIB tools (no daemon needed)
+    Fib {
+        #[command(subcommand)]
+        cmd: fib::FibCommand,
+    },
+}
+
+/// `--socket` and `--json` are repeated here (and made global below `bgp`)
+/// so they may also follow the subcommand, e.g. `closctl bgp summary --json`.
+/// They are not global at the top level, so `fib` commands stay free to
+/// define flags of their own.
+#[derive(Args, Debug)]
+struct BgpArgs {
+    /// closd's API socket [default: /run/clos/closd.sock]
+    #[arg(long, value_name = "PATH", global = true)]
+    socket: Option<PathBuf>,
+
+    /// Print replies as JSON (proto field names, every field present)
+    #[arg(long, global = true)]
+    json: bool,
+
+    #[command(subcommand)]
+    command: bgp::BgpCommand,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            let message = format!("{error:#}");
+            eprintln!("error: {}", message.replace('\n', " "));
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Fib { cmd } => fib::run(cmd),
+        Command::Bgp(args) => {
+            let socket = args
+                .socket
+                .or(cli.socket)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET));
+            let text = bgp::run(&socket, args.json || cli.json, args.command)?;
+            print(&text)
+        }
+    }
+}
+
+/// Writes to stdout; a reader that went away (`closctl ... | head`) is not
+/// an error.
+fn print(text: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(error).context("cannot write to stdout"))
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Catches clap definition conflicts (e.g. a `fib` flag clashing with
+    /// ours) at test time instead of at a user's first run.
+    #[test]
+    fn command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn json_and_socket_are_accepted_before_and_after_the_subcommand() {
+        let before =
+            Cli::try_parse_from(["closctl", "--json", "--socket", "/a", "bgp", "summary"]).unwrap();
+        assert!(before.json);
+        assert_eq!(before.socket, Some(PathBuf::from("/a")));
+
+        let after =
+            Cli::try_parse_from(["closctl", "bgp", "summary", "--json", "--socket", "/b"]).unwrap();
+        let Command::Bgp(args) = after.command else {
+            panic!("not a bgp command");
+        };
+        assert!(args.json);
+        assert_eq!(args.socket, Some(PathBuf::from("/b")));
+    }
+}

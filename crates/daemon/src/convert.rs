@@ -82,7 +82,11 @@ pub fn speaker_config(config: &Config) -> anyhow::Result<SpeakerConfig> {
             }),
             description: n.description.clone().unwrap_or_default(),
             next_hop_self: n.next_hop_self,
-            ttl: if internal { 255 } else { n.ebgp_multihop.max(1) },
+            ttl: if internal {
+                255
+            } else {
+                n.ebgp_multihop.max(1)
+            },
         });
     }
     Ok(SpeakerConfig {

@@ -49,7 +49,10 @@ fn describe_capability(c: &Capability) -> String {
             "extended-next-hop {}",
             entries
                 .iter()
-                .map(|e| format!("afi {}/safi {} via afi {}", e.nlri_afi, e.nlri_safi, e.next_hop_afi))
+                .map(|e| format!(
+                    "afi {}/safi {} via afi {}",
+                    e.nlri_afi, e.nlri_safi, e.next_hop_afi
+                ))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
@@ -85,7 +88,9 @@ fn describe_capability(c: &Capability) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
-        Capability::Unknown { code, value } => format!("unknown code {code} ({} bytes)", value.len()),
+        Capability::Unknown { code, value } => {
+            format!("unknown code {code} ({} bytes)", value.len())
+        }
     }
 }
 
@@ -94,14 +99,12 @@ fn summary_of(peer: &PeerShared) -> pb::NeighborSummary {
     let c = &peer.counters;
     pb::NeighborSummary {
         address: peer.config.address.to_string(),
-        remote_as: s
-            .negotiated
-            .as_ref()
-            .map(|n| n.remote_asn)
-            .unwrap_or(match peer.config.remote_as {
+        remote_as: s.negotiated.as_ref().map(|n| n.remote_asn).unwrap_or(
+            match peer.config.remote_as {
                 clos_bgp::fsm::RemoteAsRule::Exact(a) => a,
                 _ => 0,
-            }),
+            },
+        ),
         state: s.state.name().to_string(),
         uptime_seconds: s.since.elapsed().as_secs(),
         prefixes_received: PeerCounters::get(&c.prefixes_received),
@@ -146,18 +149,30 @@ fn route_of(speaker: &Speaker, r: &RouteView) -> pb::Route {
     pb::Route {
         prefix: r.prefix.to_string(),
         best: r.best,
-        next_hop: path_next_hop(a)
-            .map(|n| n.to_string())
-            .unwrap_or_else(|| if r.peer == LOCAL_PEER { "self".into() } else { String::new() }),
+        next_hop: path_next_hop(a).map(|n| n.to_string()).unwrap_or_else(|| {
+            if r.peer == LOCAL_PEER {
+                "self".into()
+            } else {
+                String::new()
+            }
+        }),
         peer,
         peer_asn,
-        as_path: a.as_path.as_ref().map(|p| p.to_string()).unwrap_or_default(),
+        as_path: a
+            .as_path
+            .as_ref()
+            .map(|p| p.to_string())
+            .unwrap_or_default(),
         origin: origin_name(a.origin).to_string(),
         has_med: a.med.is_some(),
         med: a.med.unwrap_or(0),
         has_local_pref: a.local_pref.is_some(),
         local_pref: a.local_pref.unwrap_or(0),
-        communities: a.communities.iter().map(|c| clos_wire::format_community(*c)).collect(),
+        communities: a
+            .communities
+            .iter()
+            .map(|c| clos_wire::format_community(*c))
+            .collect(),
         large_communities: a
             .large_communities
             .iter()
@@ -224,9 +239,18 @@ impl Clos for ApiService {
             families: neg
                 .map(|n| n.families.iter().map(|f| f.name().to_string()).collect())
                 .unwrap_or_default(),
-            local_capabilities: s.local_capabilities.iter().map(describe_capability).collect(),
+            local_capabilities: s
+                .local_capabilities
+                .iter()
+                .map(describe_capability)
+                .collect(),
             remote_capabilities: neg
-                .map(|n| n.remote_capabilities.iter().map(describe_capability).collect())
+                .map(|n| {
+                    n.remote_capabilities
+                        .iter()
+                        .map(describe_capability)
+                        .collect()
+                })
                 .unwrap_or_default(),
             passive: peer.config.passive,
             import_policy: peer.config.import.name(),
@@ -295,7 +319,11 @@ impl Clos for ApiService {
         request: Request<pb::OriginateRequest>,
     ) -> Result<Response<pb::OriginateReply>, Status> {
         let prefix = parse_prefix(&request.get_ref().prefix)?;
-        let changed = self.speaker.originate(prefix, true).await.map_err(internal)?;
+        let changed = self
+            .speaker
+            .originate(prefix, true)
+            .await
+            .map_err(internal)?;
         Ok(Response::new(pb::OriginateReply { changed }))
     }
 
@@ -304,7 +332,11 @@ impl Clos for ApiService {
         request: Request<pb::OriginateRequest>,
     ) -> Result<Response<pb::OriginateReply>, Status> {
         let prefix = parse_prefix(&request.get_ref().prefix)?;
-        let changed = self.speaker.originate(prefix, false).await.map_err(internal)?;
+        let changed = self
+            .speaker
+            .originate(prefix, false)
+            .await
+            .map_err(internal)?;
         Ok(Response::new(pb::OriginateReply { changed }))
     }
 }

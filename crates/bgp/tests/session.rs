@@ -1,0 +1,504 @@
+//! The speaker against scripted peers over real TCP on loopback: each test
+//! plays one side of a BGP session byte by byte (with `clos-wire`) and
+//! checks what the speaker sends and what lands in its Loc-RIB.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clos_bgp::decision::DecisionOptions;
+use clos_bgp::fsm::RemoteAsRule;
+use clos_bgp::peer::{MaxPrefix, MaxPrefixAction, PeerConfig};
+use clos_bgp::policy::Policy;
+use clos_bgp::rib::{RouteFilter, RouteView};
+use clos_bgp::speaker::{Speaker, SpeakerConfig};
+use clos_wire::{
+    decode_message, encode_message, frame, AsPath, Capability, Family, IpNet, Message, Open,
+    Origin, PathAttributes, RouteRefresh, SessionCodec, Update,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::timeout;
+
+const LOCAL_AS: u32 = 65000;
+const WAIT: Duration = Duration::from_secs(15);
+
+fn p(s: &str) -> IpNet {
+    s.parse().unwrap()
+}
+
+fn peer_config(address: Ipv4Addr, port: u16, remote_as: u32) -> PeerConfig {
+    PeerConfig {
+        address: IpAddr::V4(address),
+        port,
+        local_address: Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1))),
+        remote_as: RemoteAsRule::Exact(remote_as),
+        passive: false,
+        families: vec![Family::Ipv4Unicast],
+        import: Policy::Accept,
+        export: Policy::Accept,
+        hold_time: 90,
+        connect_retry: Duration::from_secs(1),
+        max_prefix: None,
+        description: String::new(),
+        next_hop_self: false,
+        ttl: 64,
+    }
+}
+
+async fn speaker(peers: Vec<PeerConfig>, originate: Vec<IpNet>) -> Arc<Speaker> {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    Arc::new(
+        Speaker::start(SpeakerConfig {
+            asn: LOCAL_AS,
+            router_id: Ipv4Addr::new(10, 0, 0, 1),
+            listen: vec![],
+            originate,
+            multipath: 1,
+            decision: DecisionOptions::default(),
+            peers,
+        })
+        .await
+        .unwrap(),
+    )
+}
+
+/// A BGP speaker played by the test.
+struct Scripted {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    codec: SessionCodec,
+}
+
+impl Scripted {
+    async fn accept(listener: &TcpListener) -> Scripted {
+        let (stream, _) = timeout(WAIT, listener.accept()).await.unwrap().unwrap();
+        Scripted {
+            stream,
+            buf: Vec::new(),
+            codec: SessionCodec::default(),
+        }
+    }
+
+    async fn send(&mut self, m: &Message) {
+        let mut out = Vec::new();
+        encode_message(m, &self.codec, &mut out).unwrap();
+        self.stream.write_all(&out).await.unwrap();
+    }
+
+    async fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.unwrap();
+    }
+
+    /// The next message, or None when the connection closed.
+    async fn recv(&mut self) -> Option<Message> {
+        loop {
+            if let Some(n) = frame(&self.buf, &self.codec).unwrap() {
+                let bytes: Vec<u8> = self.buf.drain(..n).collect();
+                return Some(decode_message(&bytes, &self.codec).unwrap().message);
+            }
+            let mut chunk = [0u8; 65536];
+            let n = timeout(WAIT, self.stream.read(&mut chunk))
+                .await
+                .expect("timed out waiting for a message")
+                .ok()?;
+            if n == 0 {
+                return None;
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// The next message that is not a KEEPALIVE.
+    async fn recv_significant(&mut self) -> Option<Message> {
+        loop {
+            match self.recv().await? {
+                Message::Keepalive => continue,
+                m => return Some(m),
+            }
+        }
+    }
+
+    /// Read the speaker's OPEN, answer with ours, and finish the handshake.
+    async fn establish(&mut self, asn: u32, hold: u16) -> Open {
+        let Some(Message::Open(theirs)) = self.recv().await else {
+            panic!("expected OPEN");
+        };
+        self.send(&Message::Open(open(asn, hold))).await;
+        self.send(&Message::Keepalive).await;
+        assert_eq!(self.recv().await, Some(Message::Keepalive));
+        self.codec = SessionCodec {
+            four_octet_as: true,
+            extended_message: false,
+        };
+        theirs
+    }
+
+    /// Collect announcements until End-of-RIB for IPv4.
+    async fn until_end_of_rib(&mut self) -> Vec<Update> {
+        let mut updates = Vec::new();
+        loop {
+            match self.recv_significant().await {
+                Some(Message::Update(u)) if u.end_of_rib() == Some(Family::Ipv4Unicast) => {
+                    return updates
+                }
+                Some(Message::Update(u)) => updates.push(u),
+                other => panic!("expected UPDATE, got {other:?}"),
+            }
+        }
+    }
+}
+
+fn open(asn: u32, hold: u16) -> Open {
+    Open {
+        version: 4,
+        my_as: u16::try_from(asn).unwrap_or(clos_wire::AS_TRANS),
+        hold_time: hold,
+        bgp_identifier: Ipv4Addr::new(10, 0, 0, 2),
+        capabilities: vec![
+            Capability::Multiprotocol { afi: 1, safi: 1 },
+            Capability::RouteRefresh,
+            Capability::FourOctetAs(asn),
+        ],
+    }
+}
+
+fn announcement(asn: u32, prefixes: &[&str]) -> Message {
+    Message::Update(Update {
+        withdrawn: vec![],
+        attributes: PathAttributes {
+            origin: Some(Origin::Igp),
+            as_path: Some(AsPath::sequence([asn, 64999])),
+            next_hop: Some(Ipv4Addr::new(192, 0, 2, 1)),
+            med: Some(42),
+            communities: vec![(asn << 16) | 100],
+            large_communities: vec![clos_wire::LargeCommunity {
+                global_admin: asn,
+                local_data1: 1,
+                local_data2: 2,
+            }],
+            ..Default::default()
+        },
+        nlri: prefixes
+            .iter()
+            .map(|s| match p(s) {
+                IpNet::V4(v4) => v4,
+                IpNet::V6(_) => unreachable!(),
+            })
+            .collect(),
+    })
+}
+
+async fn wait_routes(
+    speaker: &Speaker,
+    what: &str,
+    cond: impl Fn(&[RouteView]) -> bool,
+) -> Vec<RouteView> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let routes = speaker.routes(RouteFilter::default()).await.unwrap();
+        if cond(&routes) {
+            return routes;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out waiting for {what}: {routes:#?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn has(routes: &[RouteView], prefix: &str) -> bool {
+    routes.iter().any(|r| r.prefix == p(prefix))
+}
+
+async fn listener(ip: [u8; 4]) -> (TcpListener, u16) {
+    let l = TcpListener::bind(SocketAddr::from((ip, 0))).await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    (l, port)
+}
+
+#[tokio::test]
+async fn routes_flow_both_ways_with_attributes() {
+    let (l, port) = listener([127, 0, 0, 2]).await;
+    let s = speaker(
+        vec![peer_config(Ipv4Addr::new(127, 0, 0, 2), port, 65001)],
+        vec![p("10.100.0.0/24")],
+    )
+    .await;
+    let mut peer = Scripted::accept(&l).await;
+    let their_open = peer.establish(65001, 90).await;
+    assert_eq!(their_open.asn(), LOCAL_AS);
+
+    // The originated prefix arrives with our AS and our address as next hop.
+    let updates = peer.until_end_of_rib().await;
+    assert_eq!(updates.len(), 1);
+    let u = &updates[0];
+    assert_eq!(u.nlri, vec!["10.100.0.0/24".parse().unwrap()]);
+    assert_eq!(u.attributes.as_path, Some(AsPath::sequence([LOCAL_AS])));
+    assert_eq!(u.attributes.next_hop, Some(Ipv4Addr::new(127, 0, 0, 1)));
+    assert_eq!(u.attributes.origin, Some(Origin::Igp));
+    assert_eq!(u.attributes.local_pref, None, "no LOCAL_PREF towards eBGP");
+
+    // Ours arrive in the Loc-RIB with every attribute intact.
+    peer.send(&announcement(65001, &["198.51.100.0/24", "203.0.113.0/24"]))
+        .await;
+    let routes = wait_routes(&s, "two learned routes", |r| {
+        has(r, "198.51.100.0/24") && has(r, "203.0.113.0/24")
+    })
+    .await;
+    let r = routes
+        .iter()
+        .find(|r| r.prefix == p("198.51.100.0/24"))
+        .unwrap();
+    assert!(r.best);
+    assert_eq!(r.attributes.med, Some(42));
+    assert_eq!(r.attributes.communities, vec![(65001 << 16) | 100]);
+    assert_eq!(r.attributes.large_communities.len(), 1);
+    assert_eq!(r.attributes.as_path, Some(AsPath::sequence([65001, 64999])));
+
+    // Withdraw one.
+    peer.send(&Message::Update(Update {
+        withdrawn: vec!["198.51.100.0/24".parse().unwrap()],
+        ..Default::default()
+    }))
+    .await;
+    wait_routes(&s, "the withdrawal", |r| {
+        !has(r, "198.51.100.0/24") && has(r, "203.0.113.0/24")
+    })
+    .await;
+
+    // Run-time origination reaches the peer; removal withdraws it.
+    assert!(s.originate(p("10.200.0.0/16"), true).await.unwrap());
+    assert!(!s.originate(p("10.200.0.0/16"), true).await.unwrap());
+    match peer.recv_significant().await {
+        Some(Message::Update(u)) => assert_eq!(u.nlri, vec!["10.200.0.0/16".parse().unwrap()]),
+        other => panic!("expected announcement, got {other:?}"),
+    }
+    assert!(s.originate(p("10.200.0.0/16"), false).await.unwrap());
+    match peer.recv_significant().await {
+        Some(Message::Update(u)) => {
+            assert_eq!(u.withdrawn, vec!["10.200.0.0/16".parse().unwrap()])
+        }
+        other => panic!("expected withdrawal, got {other:?}"),
+    }
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn routes_are_readvertised_between_ebgp_peers() {
+    let (la, pa) = listener([127, 0, 0, 3]).await;
+    let (lb, pb) = listener([127, 0, 0, 4]).await;
+    let s = speaker(
+        vec![
+            peer_config(Ipv4Addr::new(127, 0, 0, 3), pa, 65001),
+            peer_config(Ipv4Addr::new(127, 0, 0, 4), pb, 65002),
+        ],
+        vec![],
+    )
+    .await;
+    let mut a = Scripted::accept(&la).await;
+    let mut b = Scripted::accept(&lb).await;
+    a.establish(65001, 90).await;
+    b.establish(65002, 90).await;
+    assert!(a.until_end_of_rib().await.is_empty());
+    assert!(b.until_end_of_rib().await.is_empty());
+
+    a.send(&announcement(65001, &["198.51.100.0/24"])).await;
+    match b.recv_significant().await {
+        Some(Message::Update(u)) => {
+            assert_eq!(u.nlri, vec!["198.51.100.0/24".parse().unwrap()]);
+            assert_eq!(
+                u.attributes.as_path,
+                Some(AsPath::sequence([LOCAL_AS, 65001, 64999]))
+            );
+            assert_eq!(u.attributes.med, None, "MED is not passed to a third AS");
+            assert_eq!(u.attributes.communities, vec![(65001 << 16) | 100]);
+            assert_eq!(u.attributes.next_hop, Some(Ipv4Addr::new(127, 0, 0, 1)));
+        }
+        other => panic!("expected UPDATE at b, got {other:?}"),
+    }
+    // A is not told its own route back.
+    a.send(&Message::Keepalive).await;
+    // When A goes away, B hears the withdrawal.
+    drop(a);
+    match b.recv_significant().await {
+        Some(Message::Update(u)) => {
+            assert_eq!(u.withdrawn, vec!["198.51.100.0/24".parse().unwrap()])
+        }
+        other => panic!("expected withdrawal at b, got {other:?}"),
+    }
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn wrong_peer_as_is_refused_with_bad_peer_as() {
+    let (l, port) = listener([127, 0, 0, 5]).await;
+    let s = speaker(
+        vec![peer_config(Ipv4Addr::new(127, 0, 0, 5), port, 65001)],
+        vec![],
+    )
+    .await;
+    let mut peer = Scripted::accept(&l).await;
+    let Some(Message::Open(_)) = peer.recv().await else {
+        panic!("expected OPEN");
+    };
+    peer.send(&Message::Open(open(65099, 90))).await;
+    match peer.recv().await {
+        Some(Message::Notification(n)) => assert_eq!((n.code, n.subcode), (2, 2)),
+        other => panic!("expected NOTIFICATION 2/2, got {other:?}"),
+    }
+    let info = s.peers()[0].session();
+    assert!(
+        info.last_notification_sent.contains("2/2"),
+        "{}",
+        info.last_notification_sent
+    );
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn hold_timer_expiry_sends_4_0_and_flushes_routes() {
+    let (l, port) = listener([127, 0, 0, 6]).await;
+    let mut cfg = peer_config(Ipv4Addr::new(127, 0, 0, 6), port, 65001);
+    cfg.hold_time = 3;
+    let s = speaker(vec![cfg], vec![]).await;
+    let mut peer = Scripted::accept(&l).await;
+    peer.establish(65001, 3).await;
+    peer.send(&announcement(65001, &["198.51.100.0/24"])).await;
+    wait_routes(&s, "the route", |r| has(r, "198.51.100.0/24")).await;
+    // Go silent: no KEEPALIVEs. Within the hold time the speaker gives up.
+    let started = std::time::Instant::now();
+    loop {
+        match peer.recv().await {
+            Some(Message::Notification(n)) => {
+                assert_eq!((n.code, n.subcode), (4, 0));
+                break;
+            }
+            Some(_) => continue,
+            None => panic!("closed without NOTIFICATION"),
+        }
+    }
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(2),
+        "expired early: {waited:?}"
+    );
+    wait_routes(&s, "routes flushed", |r| r.is_empty()).await;
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn malformed_attribute_is_treat_as_withdraw_and_session_survives() {
+    let (l, port) = listener([127, 0, 0, 7]).await;
+    let s = speaker(
+        vec![peer_config(Ipv4Addr::new(127, 0, 0, 7), port, 65001)],
+        vec![],
+    )
+    .await;
+    let mut peer = Scripted::accept(&l).await;
+    peer.establish(65001, 90).await;
+    peer.send(&announcement(65001, &["198.51.100.0/24"])).await;
+    wait_routes(&s, "the route", |r| has(r, "198.51.100.0/24")).await;
+    // The same prefix again with ORIGIN = 7 (invalid): RFC 7606 §7.1 says
+    // treat-as-withdraw.
+    let mut bytes = Vec::new();
+    encode_message(
+        &announcement(65001, &["198.51.100.0/24"]),
+        &peer.codec,
+        &mut bytes,
+    )
+    .unwrap();
+    // ORIGIN is the first attribute: header(19) + withdrawn len(2) + attr
+    // len(2) + flags, type, len = value at offset 26.
+    assert_eq!(&bytes[23..26], &[0x40, 1, 1]);
+    bytes[26] = 7;
+    peer.send_raw(&bytes).await;
+    wait_routes(&s, "treat-as-withdraw", |r| !has(r, "198.51.100.0/24")).await;
+    // Still up: a route refresh is answered.
+    peer.send(&Message::Keepalive).await;
+    assert_eq!(s.peers()[0].state(), clos_bgp::fsm::State::Established);
+    let treated = s.peers()[0]
+        .counters
+        .withdrawn_treated
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(treated, 1);
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn route_refresh_resends_the_table() {
+    let (l, port) = listener([127, 0, 0, 8]).await;
+    let s = speaker(
+        vec![peer_config(Ipv4Addr::new(127, 0, 0, 8), port, 65001)],
+        vec![p("10.100.0.0/24")],
+    )
+    .await;
+    let mut peer = Scripted::accept(&l).await;
+    peer.establish(65001, 90).await;
+    assert_eq!(peer.until_end_of_rib().await.len(), 1);
+    peer.send(&Message::RouteRefresh(RouteRefresh {
+        afi: 1,
+        subtype: 0,
+        safi: 1,
+    }))
+    .await;
+    match peer.recv_significant().await {
+        Some(Message::Update(u)) => assert_eq!(u.nlri, vec!["10.100.0.0/24".parse().unwrap()]),
+        other => panic!("expected the table again, got {other:?}"),
+    }
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn max_prefix_teardown_sends_cease_6_1() {
+    let (l, port) = listener([127, 0, 0, 9]).await;
+    let mut cfg = peer_config(Ipv4Addr::new(127, 0, 0, 9), port, 65001);
+    cfg.max_prefix = Some(MaxPrefix {
+        limit: 2,
+        action: MaxPrefixAction::Teardown,
+        restart: None,
+    });
+    let s = speaker(vec![cfg], vec![]).await;
+    let mut peer = Scripted::accept(&l).await;
+    peer.establish(65001, 90).await;
+    peer.until_end_of_rib().await;
+    peer.send(&announcement(
+        65001,
+        &["198.51.100.0/24", "198.51.101.0/24", "198.51.102.0/24"],
+    ))
+    .await;
+    match peer.recv_significant().await {
+        Some(Message::Notification(n)) => assert_eq!((n.code, n.subcode), (6, 1)),
+        other => panic!("expected Cease 6/1, got {other:?}"),
+    }
+    wait_routes(&s, "routes flushed", |r| r.is_empty()).await;
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn import_policy_reject_keeps_routes_out() {
+    let (l, port) = listener([127, 0, 0, 10]).await;
+    let mut cfg = peer_config(Ipv4Addr::new(127, 0, 0, 10), port, 65001);
+    cfg.import = Policy::Reject;
+    let s = speaker(vec![cfg], vec![]).await;
+    let mut peer = Scripted::accept(&l).await;
+    peer.establish(65001, 90).await;
+    peer.until_end_of_rib().await;
+    peer.send(&announcement(65001, &["198.51.100.0/24"])).await;
+    // Wait until the UPDATE was processed: the received counter moves.
+    let deadline = std::time::Instant::now() + WAIT;
+    while s.peers()[0]
+        .counters
+        .prefixes_received
+        .load(std::sync::atomic::Ordering::Relaxed)
+        == 0
+    {
+        assert!(std::time::Instant::now() < deadline, "UPDATE never counted");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(s.routes(RouteFilter::default()).await.unwrap().is_empty());
+    s.shutdown().await;
+}
