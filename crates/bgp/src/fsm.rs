@@ -252,6 +252,8 @@ pub fn check_open(local: &LocalParams, open: &Open) -> Result<Negotiated, Notifi
 }
 
 /// What happens to a connection (§8.1 events, after the TCP handshake).
+// Messages are moved, not boxed: one allocation fewer per UPDATE.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
     /// A message decoded from the wire, with any RFC 7606 issues.
@@ -332,6 +334,7 @@ pub fn describe_notification(n: &Notification) -> String {
 }
 
 /// What the session task must do.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
     Send(Message),

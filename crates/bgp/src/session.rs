@@ -66,6 +66,7 @@ pub struct PeerHandle {
 }
 
 /// Commands from the peer task to a connection's writer.
+#[allow(clippy::large_enum_variant)]
 enum WriterCmd {
     Send(Message),
     /// Established: start keepalives and draining the Adj-RIB-Out queue.

@@ -47,6 +47,9 @@ fn policy(config: &Config, p: &clos_config::Policy) -> Policy {
 /// The speaker's settings for a validated config.
 pub fn speaker_config(config: &Config) -> anyhow::Result<SpeakerConfig> {
     let router = &config.router;
+    if config.fib.kernel {
+        bail!("[fib] kernel = true: installing routes into the kernel is not supported by this build yet");
+    }
     let mut peers = Vec::new();
     for n in &config.neighbors {
         let address = match &n.peer {
