@@ -9,16 +9,16 @@
 //! attribute set (pointer identity of the interned `Arc`) and packs them into
 //! as few UPDATEs as fit (`clos_wire::encode_announcements`).
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use clos_wire::{Family, IpNet, PathAttributes};
+use rustc_hash::FxHashMap;
 use tokio::sync::Notify;
 
 /// What one peer is waiting to be told.
 #[derive(Debug, Default)]
 pub struct Pending {
-    pub routes: HashMap<IpNet, Option<Arc<PathAttributes>>>,
+    pub routes: FxHashMap<IpNet, Option<Arc<PathAttributes>>>,
     /// End-of-RIB markers (RFC 4724 §2) to send once `routes` is drained.
     pub end_of_rib: Vec<Family>,
     /// Enhanced route refresh (RFC 7313 §4): the routes of these families
@@ -68,16 +68,18 @@ impl AdjRibOutQueue {
 }
 
 /// Group announcements by attribute set and split out withdrawals, per
-/// family, in a deterministic order (for tests and reproducible captures).
+/// family. The order across groups is arbitrary: sorting a full table would
+/// cost more than it is worth.
 pub struct Batch {
     pub withdrawn: Vec<(Family, Vec<IpNet>)>,
     pub announced: Vec<(Arc<PathAttributes>, Vec<IpNet>)>,
 }
 
 impl Batch {
-    pub fn from_routes(routes: HashMap<IpNet, Option<Arc<PathAttributes>>>) -> Batch {
-        let mut withdrawn: HashMap<Family, Vec<IpNet>> = HashMap::new();
-        let mut groups: HashMap<usize, (Arc<PathAttributes>, Vec<IpNet>)> = HashMap::new();
+    pub fn from_routes(routes: FxHashMap<IpNet, Option<Arc<PathAttributes>>>) -> Batch {
+        let mut withdrawn: FxHashMap<Family, Vec<IpNet>> = FxHashMap::default();
+        let mut groups: FxHashMap<usize, (Arc<PathAttributes>, Vec<IpNet>)> =
+            FxHashMap::default();
         for (prefix, attrs) in routes {
             match attrs {
                 None => withdrawn
@@ -151,19 +153,19 @@ mod tests {
             med: Some(2),
             ..Default::default()
         });
-        let mut routes = HashMap::new();
+        let mut routes = FxHashMap::default();
         routes.insert(p("10.0.1.0/24"), Some(a.clone()));
         routes.insert(p("10.0.2.0/24"), Some(a.clone()));
         routes.insert(p("10.0.3.0/24"), Some(b.clone()));
         routes.insert(p("10.0.4.0/24"), None);
         routes.insert(p("2001:db8::/32"), None);
-        let batch = Batch::from_routes(routes);
+        let mut batch = Batch::from_routes(routes);
         assert_eq!(batch.announced.len(), 2);
-        assert_eq!(
-            batch.announced[0].1,
-            vec![p("10.0.1.0/24"), p("10.0.2.0/24")]
-        );
-        assert!(Arc::ptr_eq(&batch.announced[0].0, &a));
+        batch.announced.sort_by_key(|(_, v)| v.len());
+        let (attrs, mut group) = batch.announced.pop().unwrap();
+        group.sort();
+        assert_eq!(group, vec![p("10.0.1.0/24"), p("10.0.2.0/24")]);
+        assert!(Arc::ptr_eq(&attrs, &a));
         assert_eq!(batch.withdrawn.len(), 2);
         assert_eq!(batch.withdrawn[0].0, Family::Ipv4Unicast);
     }

@@ -12,8 +12,14 @@
 //! Attribute sets are interned: equal sets share one `Arc`, so a full table
 //! with ~1 set per 3 prefixes stores each set once, and the writer can group
 //! prefixes per UPDATE by pointer.
+//!
+//! Adj-RIB-Out is not stored per peer: what a peer was told is a function of
+//! the previous best path and the (deterministic) export rules, so on every
+//! best-path change the RIB computes the old and the new export and queues
+//! the difference. This saves a prefix map per peer (the largest structure
+//! of a full-table route server) at the cost of computing an export twice,
+//! which the per-call cache makes once per attribute set.
 
-use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -22,6 +28,8 @@ use std::time::Instant;
 use clos_wire::{
     Asn, Family, IpNet, MpReach, NextHop, Origin, PathAttributes, AFI_IPV4, AFI_IPV6, SAFI_UNICAST,
 };
+use rustc_hash::{FxHashMap, FxHashSet};
+use smallvec::SmallVec;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
@@ -114,31 +122,37 @@ pub enum PeerCommand {
 
 #[derive(Debug, Clone)]
 struct Path {
-    peer: PeerId,
     attributes: Arc<PathAttributes>,
-    since: Instant,
+    peer: PeerId,
+    /// Seconds since the RIB started (4 bytes instead of an `Instant`'s 16).
+    since: u32,
 }
 
+/// The paths of one prefix. Most prefixes have one path, stored inline.
 #[derive(Debug, Default)]
 struct Entry {
-    paths: Vec<Path>,
-    /// Index into `paths` of the best path, and how many of the paths that
-    /// follow the best in `ecmp` order are multipath members.
-    best: Option<usize>,
-    multipath: Vec<usize>,
-    /// The best path as last exported: kept (not an index, not a pointer)
-    /// so a change is detected even after the old path was removed, and a
-    /// freed allocation can never alias a new one.
-    exported: Option<(PeerId, Arc<PathAttributes>)>,
+    paths: SmallVec<[Path; 1]>,
+    /// Index of the best path in `paths`.
+    best: Option<u16>,
+    /// Bit i set: `paths[i]` is a multipath (ECMP) member besides the best.
+    multipath: u64,
 }
+
+impl Entry {
+    fn best_path(&self) -> Option<&Path> {
+        self.best.and_then(|i| self.paths.get(i as usize))
+    }
+}
+
+/// The best path of a prefix before a change: who and which attributes.
+type BestBefore = Option<(PeerId, Arc<PathAttributes>)>;
 
 struct Session {
     negotiated: Negotiated,
     local_address: IpAddr,
     local_link_local: Option<std::net::Ipv6Addr>,
     out: Arc<AdjRibOutQueue>,
-    /// What this peer has been told: prefix → attributes we sent.
-    advertised: HashMap<IpNet, Arc<PathAttributes>>,
+    advertised: u64,
 }
 
 struct RibPeer {
@@ -163,11 +177,12 @@ pub struct RibConfig {
 /// The RIB task's state.
 pub struct Rib {
     config: RibConfig,
-    peers: HashMap<PeerId, RibPeer>,
-    loc_rib: HashMap<IpNet, Entry>,
-    interned: HashSet<Arc<PathAttributes>>,
+    peers: FxHashMap<PeerId, RibPeer>,
+    loc_rib: FxHashMap<IpNet, Entry>,
+    interned: FxHashSet<Arc<PathAttributes>>,
     interned_at_sweep: usize,
     local_attributes: Arc<PathAttributes>,
+    started: Instant,
 }
 
 /// A peer the RIB knows about: its shared state and how to reach its session.
@@ -199,11 +214,12 @@ impl Rib {
                     )
                 })
                 .collect(),
-            loc_rib: HashMap::new(),
-            interned: HashSet::new(),
+            loc_rib: FxHashMap::default(),
+            interned: FxHashSet::default(),
             interned_at_sweep: 0,
             local_attributes,
             config,
+            started: Instant::now(),
         };
         let originate = std::mem::take(&mut rib.config.originate);
         for prefix in originate {
@@ -265,29 +281,42 @@ impl Rib {
         attributes
     }
 
+    fn now_secs(&self) -> u32 {
+        self.started.elapsed().as_secs() as u32
+    }
+
+    fn best_before(&self, prefix: &IpNet) -> BestBefore {
+        self.loc_rib
+            .get(prefix)
+            .and_then(Entry::best_path)
+            .map(|p| (p.peer, p.attributes.clone()))
+    }
+
     fn originate(&mut self, prefix: IpNet, add: bool) -> bool {
         let prefix = prefix.trunc();
+        let before = self.best_before(&prefix);
+        let since = self.now_secs();
         let attributes = self.local_attributes.clone();
         let entry = self.loc_rib.entry(prefix).or_default();
         let existing = entry.paths.iter().position(|p| p.peer == LOCAL_PEER);
         let changed = match (add, existing) {
             (true, None) => {
                 entry.paths.push(Path {
-                    peer: LOCAL_PEER,
                     attributes,
-                    since: Instant::now(),
+                    peer: LOCAL_PEER,
+                    since,
                 });
                 true
             }
             (false, Some(i)) => {
-                entry.paths.remove(i);
+                remove_path(entry, i);
                 true
             }
             _ => false,
         };
         if changed {
             info!(%prefix, add, "origination changed");
-            self.decide(&[prefix]);
+            self.decide(vec![(prefix, before)]);
         } else if entry.paths.is_empty() {
             self.loc_rib.remove(&prefix);
         }
@@ -311,28 +340,20 @@ impl Rib {
             local_address,
             local_link_local,
             out,
-            advertised: HashMap::new(),
+            advertised: 0,
         });
         p.accepted = 0;
         p.max_prefix_tripped = false;
-        p.shared
-            .counters
-            .prefixes_accepted
-            .store(0, Ordering::Relaxed);
-        p.shared
-            .counters
-            .prefixes_received
-            .store(0, Ordering::Relaxed);
-        p.shared
-            .counters
-            .prefixes_advertised
-            .store(0, Ordering::Relaxed);
-        // Initial table dump, then End-of-RIB per family.
-        let prefixes: Vec<IpNet> = self.loc_rib.keys().copied().collect();
-        self.export_to(peer, &prefixes);
-        if let Some(s) = self.peers.get(&peer).and_then(|p| p.session.as_ref()) {
-            s.out.with(|pending| pending.end_of_rib.extend(families));
-        }
+        let counters = &p.shared.counters;
+        counters.prefixes_accepted.store(0, Ordering::Relaxed);
+        counters.prefixes_received.store(0, Ordering::Relaxed);
+        counters.prefixes_advertised.store(0, Ordering::Relaxed);
+        // Initial table dump (nothing was told before), then End-of-RIB.
+        let changes: Vec<(IpNet, BestBefore)> =
+            self.loc_rib.keys().map(|p| (*p, None)).collect();
+        self.export_to(peer, &changes, false, |pending| {
+            pending.end_of_rib.extend(families)
+        });
     }
 
     fn peer_down(&mut self, peer: PeerId) {
@@ -341,28 +362,21 @@ impl Rib {
         };
         p.session = None;
         p.accepted = 0;
-        p.shared
-            .counters
-            .prefixes_accepted
-            .store(0, Ordering::Relaxed);
-        p.shared
-            .counters
-            .prefixes_received
-            .store(0, Ordering::Relaxed);
-        p.shared
-            .counters
-            .prefixes_advertised
-            .store(0, Ordering::Relaxed);
-        let mut dirty = Vec::new();
-        self.loc_rib.retain(|prefix, entry| {
-            let before = entry.paths.len();
-            entry.paths.retain(|p| p.peer != peer);
-            if entry.paths.len() != before {
-                dirty.push(*prefix);
+        let counters = &p.shared.counters;
+        counters.prefixes_accepted.store(0, Ordering::Relaxed);
+        counters.prefixes_received.store(0, Ordering::Relaxed);
+        counters.prefixes_advertised.store(0, Ordering::Relaxed);
+        let mut changes = Vec::new();
+        for (prefix, entry) in self.loc_rib.iter_mut() {
+            if let Some(i) = entry.paths.iter().position(|p| p.peer == peer) {
+                let before = entry
+                    .best_path()
+                    .map(|p| (p.peer, p.attributes.clone()));
+                remove_path(entry, i);
+                changes.push((*prefix, before));
             }
-            true
-        });
-        self.decide(&dirty);
+        }
+        self.decide(changes);
     }
 
     fn update(
@@ -381,21 +395,27 @@ impl Rib {
         } else {
             self.intern(attributes)
         };
-        let now = Instant::now();
-        let mut dirty = Vec::with_capacity(announced.len() + withdrawn.len());
+        let now = self.now_secs();
+        let mut changes: Vec<(IpNet, BestBefore)> =
+            Vec::with_capacity(announced.len() + withdrawn.len());
         let mut delta: i64 = 0;
         for prefix in withdrawn {
             if let Some(entry) = self.loc_rib.get_mut(&prefix) {
-                let before = entry.paths.len();
-                entry.paths.retain(|p| p.peer != peer);
-                if entry.paths.len() != before {
+                if let Some(i) = entry.paths.iter().position(|p| p.peer == peer) {
+                    let before = entry
+                        .best_path()
+                        .map(|p| (p.peer, p.attributes.clone()));
+                    remove_path(entry, i);
                     delta -= 1;
-                    dirty.push(prefix);
+                    changes.push((prefix, before));
                 }
             }
         }
         for prefix in announced {
             let entry = self.loc_rib.entry(prefix).or_default();
+            let before = entry
+                .best_path()
+                .map(|p| (p.peer, p.attributes.clone()));
             match entry.paths.iter_mut().find(|p| p.peer == peer) {
                 Some(path) => {
                     if Arc::ptr_eq(&path.attributes, &attributes) {
@@ -406,21 +426,19 @@ impl Rib {
                 }
                 None => {
                     entry.paths.push(Path {
-                        peer,
                         attributes: attributes.clone(),
+                        peer,
                         since: now,
                     });
                     delta += 1;
                 }
             }
-            dirty.push(prefix);
+            changes.push((prefix, before));
         }
         if let Some(p) = self.peers.get_mut(&peer) {
             p.accepted = (p.accepted as i64 + delta).max(0) as u64;
             let counters = &p.shared.counters;
-            counters
-                .prefixes_accepted
-                .store(p.accepted, Ordering::Relaxed);
+            counters.prefixes_accepted.store(p.accepted, Ordering::Relaxed);
             let received = counters.prefixes_received.load(Ordering::Relaxed) as i64;
             counters.prefixes_received.store(
                 (received + delta + filtered as i64).max(0) as u64,
@@ -441,7 +459,7 @@ impl Rib {
                 }
             }
         }
-        self.decide(&dirty);
+        self.decide(changes);
     }
 
     fn refresh(&mut self, peer: PeerId, family: Family) {
@@ -449,18 +467,18 @@ impl Rib {
             return;
         };
         debug!(peer, %family, "route refresh: re-advertising");
-        let routes: Vec<(IpNet, Arc<PathAttributes>)> = session
-            .advertised
-            .iter()
-            .filter(|(p, _)| Family::of(p) == family)
-            .map(|(p, a)| (*p, a.clone()))
+        let enhanced = session.negotiated.enhanced_route_refresh;
+        let changes: Vec<(IpNet, BestBefore)> = self
+            .loc_rib
+            .keys()
+            .filter(|p| Family::of(p) == family)
+            .map(|p| (*p, None))
             .collect();
-        session.out.with(|pending| {
-            for (p, a) in routes {
-                pending.routes.insert(p, Some(a));
-            }
-            if session.negotiated.enhanced_route_refresh {
-                pending.refresh.push(family);
+        // The BoRR/EoRR markers go in the same hand-off as the routes, so
+        // the writer sends them around exactly this re-advertisement.
+        self.export_to(peer, &changes, true, |pending| {
+            if enhanced {
+                pending.refresh.push(family)
             }
         });
     }
@@ -491,58 +509,64 @@ impl Rib {
         }
     }
 
-    /// Re-run the decision process for `prefixes` and export what changed.
-    fn decide(&mut self, prefixes: &[IpNet]) {
-        let mut changed = Vec::new();
-        for prefix in prefixes {
-            let Some(entry) = self.loc_rib.get(prefix) else {
+    /// Best path and multipath set of an entry.
+    fn select(&self, entry: &Entry) -> (Option<u16>, u64) {
+        if entry.paths.len() <= 1 {
+            return (if entry.paths.is_empty() { None } else { Some(0) }, 0);
+        }
+        let candidates: SmallVec<[Candidate; 4]> =
+            entry.paths.iter().map(|p| self.candidate(p)).collect();
+        let Some(best) = decision::select_best(&candidates, &self.config.decision) else {
+            return (None, 0);
+        };
+        let mut multipath = 0u64;
+        if self.config.multipath > 1 {
+            let mut members = 1;
+            for (i, c) in candidates.iter().enumerate().take(64) {
+                if i != best
+                    && members < self.config.multipath
+                    && decision::multipath_eligible(&candidates[best], c, &self.config.decision)
+                {
+                    multipath |= 1 << i;
+                    members += 1;
+                }
+            }
+        }
+        (Some(best as u16), multipath)
+    }
+
+    /// Re-run the decision process for the changed prefixes (each with its
+    /// best path before the change) and export what changed.
+    fn decide(&mut self, changes: Vec<(IpNet, BestBefore)>) {
+        let mut exports: Vec<(IpNet, BestBefore)> = Vec::new();
+        for (prefix, before) in changes {
+            let Some(entry) = self.loc_rib.get(&prefix) else {
+                if before.is_some() {
+                    exports.push((prefix, before));
+                }
                 continue;
             };
-            let (best, multipath) = {
-                let candidates: Vec<Candidate> =
-                    entry.paths.iter().map(|p| self.candidate(p)).collect();
-                let best = decision::select_best(&candidates, &self.config.decision);
-                let mut multipath = Vec::new();
-                if let Some(b) = best {
-                    if self.config.multipath > 1 {
-                        for (i, c) in candidates.iter().enumerate() {
-                            if i != b
-                                && multipath.len() + 1 < self.config.multipath
-                                && decision::multipath_eligible(
-                                    &candidates[b],
-                                    c,
-                                    &self.config.decision,
-                                )
-                            {
-                                multipath.push(i);
-                            }
-                        }
-                    }
-                }
-                (best, multipath)
-            };
-            let Some(entry) = self.loc_rib.get_mut(prefix) else {
+            let (best, multipath) = self.select(entry);
+            let Some(entry) = self.loc_rib.get_mut(&prefix) else {
                 continue;
             };
             entry.best = best;
             entry.multipath = multipath;
-            let new_best = best
-                .and_then(|i| entry.paths.get(i))
-                .map(|p| (p.peer, p.attributes.clone()));
-            let same = match (&entry.exported, &new_best) {
+            let same = match (&before, entry.best_path()) {
                 (None, None) => true,
-                (Some((a, x)), Some((b, y))) => a == b && Arc::ptr_eq(x, y),
+                (Some((peer, attrs)), Some(p)) => {
+                    *peer == p.peer && Arc::ptr_eq(attrs, &p.attributes)
+                }
                 _ => false,
             };
-            entry.exported = new_best;
             if entry.paths.is_empty() {
-                self.loc_rib.remove(prefix);
+                self.loc_rib.remove(&prefix);
             }
             if !same {
-                changed.push(*prefix);
+                exports.push((prefix, before));
             }
         }
-        if changed.is_empty() {
+        if exports.is_empty() {
             return;
         }
         let peers: Vec<PeerId> = self
@@ -552,90 +576,89 @@ impl Rib {
             .map(|(id, _)| *id)
             .collect();
         for peer in peers {
-            self.export_to(peer, &changed);
+            self.export_to(peer, &exports, false, |_| {});
         }
     }
 
-    /// Recompute what `peer` should hear for `prefixes` and queue the
-    /// differences.
-    fn export_to(&mut self, peer: PeerId, prefixes: &[IpNet]) {
+    /// Queue for `peer` the difference between what it was told (the export
+    /// of each prefix's previous best) and what it should now hear. With
+    /// `force`, every current export is queued (route refresh). `extra` runs
+    /// in the same hand-off to the writer.
+    fn export_to(
+        &mut self,
+        peer: PeerId,
+        changes: &[(IpNet, BestBefore)],
+        force: bool,
+        extra: impl FnOnce(&mut crate::adj_out::Pending),
+    ) {
         let Some(target) = self.peers.get(&peer) else {
             return;
         };
         let Some(session) = target.session.as_ref() else {
             return;
         };
-        // One exported set per source set within this call: the prefixes of
-        // one UPDATE share their source attributes.
-        let mut cache: HashMap<(usize, Family), Option<Arc<PathAttributes>>> = HashMap::new();
-        let mut changes: Vec<(IpNet, Option<Arc<PathAttributes>>)> = Vec::new();
-        for prefix in prefixes {
+        // One export per source attribute set within this call: the
+        // prefixes of one UPDATE share their source attributes, so they
+        // share the exported set too (and the writer packs them together).
+        let mut cache: FxHashMap<(usize, PeerId, Family), Option<Arc<PathAttributes>>> =
+            FxHashMap::default();
+        let mut export = |source: PeerId, attrs: &Arc<PathAttributes>, family: Family| {
+            cache
+                .entry((Arc::as_ptr(attrs) as usize, source, family))
+                .or_insert_with(|| self.export_attributes(target, session, source, attrs, family))
+                .clone()
+        };
+        let mut queued: Vec<(IpNet, Option<Arc<PathAttributes>>)> = Vec::new();
+        let mut delta: i64 = 0;
+        for (prefix, before) in changes {
             let family = Family::of(prefix);
-            if !session.negotiated.families.contains(&family) {
+            if !session.negotiated.families.contains(&family)
+                || !target.shared.config.export.permits(prefix)
+            {
                 continue;
             }
-            let best = self
-                .loc_rib
-                .get(prefix)
-                .and_then(|e| e.best.and_then(|i| e.paths.get(i)));
-            let export = match best {
-                None => None,
-                Some(path) => {
-                    if !target.shared.config.export.permits(prefix) {
-                        None
-                    } else {
-                        let key = (Arc::as_ptr(&path.attributes) as usize, family);
-                        if let Some(hit) = cache.get(&key) {
-                            hit.clone()
-                        } else {
-                            let computed = self.export_attributes(target, session, path, family);
-                            cache.insert(key, computed.clone());
-                            computed
-                        }
-                    }
-                }
+            let old = match before {
+                Some((source, attrs)) if !force => export(*source, attrs, family),
+                _ => None,
             };
-            let sent = session.advertised.get(prefix);
-            match (&export, sent) {
+            let new = match self.loc_rib.get(prefix).and_then(Entry::best_path) {
+                Some(p) => export(p.peer, &p.attributes, family),
+                None => None,
+            };
+            match (&old, &new) {
                 (None, None) => {}
-                (Some(a), Some(s)) if **a == **s => {}
-                _ => changes.push((*prefix, export)),
-            }
-        }
-        if changes.is_empty() {
-            return;
-        }
-        // Intern exported sets too, so the writer groups by pointer.
-        let changes: Vec<(IpNet, Option<Arc<PathAttributes>>)> = changes
-            .into_iter()
-            .map(|(p, a)| (p, a.map(|a| self.intern(a))))
-            .collect();
-        let Some(target) = self.peers.get_mut(&peer) else {
-            return;
-        };
-        let Some(session) = target.session.as_mut() else {
-            return;
-        };
-        for (prefix, attrs) in &changes {
-            match attrs {
-                Some(a) => {
-                    session.advertised.insert(*prefix, a.clone());
-                }
-                None => {
-                    session.advertised.remove(prefix);
+                (Some(o), Some(n)) if Arc::ptr_eq(o, n) || **o == **n => {}
+                _ => {
+                    if !force {
+                        delta += new.is_some() as i64 - old.is_some() as i64;
+                    }
+                    queued.push((*prefix, new));
                 }
             }
         }
-        target
-            .shared
-            .counters
-            .prefixes_advertised
-            .store(session.advertised.len() as u64, Ordering::Relaxed);
-        session.out.with(|pending| {
-            for (prefix, attrs) in changes {
-                pending.routes.insert(prefix, attrs);
+        let Some(session) = self
+            .peers
+            .get_mut(&peer)
+            .and_then(|p| p.session.as_mut())
+        else {
+            return;
+        };
+        session.advertised = (session.advertised as i64 + delta).max(0) as u64;
+        if let Some(p) = self.peers.get(&peer) {
+            if let Some(s) = &p.session {
+                p.shared
+                    .counters
+                    .prefixes_advertised
+                    .store(s.advertised, Ordering::Relaxed);
+                s.out.with(|pending| {
+                    pending.routes.reserve(queued.len());
+                    for (prefix, attrs) in queued {
+                        pending.routes.insert(prefix, attrs);
+                    }
+                    extra(pending);
+                });
             }
-        });
+        }
     }
 
     /// RFC 4271 §5.1 and §9.1.3: what `target` hears of `path`, or None when
@@ -644,12 +667,13 @@ impl Rib {
         &self,
         target: &RibPeer,
         session: &Session,
-        path: &Path,
+        source: PeerId,
+        src: &Arc<PathAttributes>,
         family: Family,
     ) -> Option<Arc<PathAttributes>> {
         let to_internal = session.negotiated.internal;
-        let from = self.peers.get(&path.peer);
-        if path.peer == target.shared.id {
+        let from = self.peers.get(&source);
+        if source == target.shared.id {
             return None; // never back to the peer it came from
         }
         let from_internal = from
@@ -658,7 +682,6 @@ impl Rib {
         if to_internal && from_internal {
             return None; // iBGP split horizon (no route reflection)
         }
-        let src = &path.attributes;
         // Well-known communities (RFC 1997): NO_EXPORT, NO_ADVERTISE.
         if src.communities.contains(&0xFFFF_FF02) {
             return None;
@@ -670,7 +693,7 @@ impl Rib {
         out.mp_unreach = None;
         let mut as_path = out.as_path.take().unwrap_or_default();
         let next_hop_self =
-            !to_internal || path.peer == LOCAL_PEER || target.shared.config.next_hop_self;
+            !to_internal || source == LOCAL_PEER || target.shared.config.next_hop_self;
         if to_internal {
             out.local_pref = Some(src.local_pref.unwrap_or(100));
         } else {
@@ -682,7 +705,7 @@ impl Rib {
             out.local_pref = None;
             // §5.1.4: a MED received from a neighbour AS is not passed on to
             // other ASes.
-            if path.peer != LOCAL_PEER {
+            if source != LOCAL_PEER {
                 out.med = None;
             }
             out.originator_id = None;
@@ -744,7 +767,7 @@ impl Rib {
     }
 
     fn routes(&self, filter: &RouteFilter) -> Vec<RouteView> {
-        let now = Instant::now();
+        let now = self.now_secs();
         let mut prefixes: Vec<&IpNet> = self
             .loc_rib
             .keys()
@@ -755,31 +778,31 @@ impl Rib {
         let mut out = Vec::new();
         for prefix in prefixes {
             let entry = &self.loc_rib[prefix];
-            let best = entry.best.and_then(|i| entry.paths.get(i).map(|p| (i, p)));
+            let candidates: Vec<Candidate> =
+                entry.paths.iter().map(|p| self.candidate(p)).collect();
+            let selection = decision::select(&candidates, &self.config.decision);
             let mut rows: Vec<RouteView> = entry
                 .paths
                 .iter()
                 .enumerate()
                 .map(|(i, path)| {
-                    let reason = match best {
-                        Some((b, _)) if b == i => String::new(),
-                        Some((_, bp)) => {
-                            let (_, why) = decision::compare(
-                                &self.candidate(bp),
-                                &self.candidate(path),
-                                &self.config.decision,
-                            );
-                            why.describe().to_string()
-                        }
-                        None => "no best path".to_string(),
+                    let best = entry.best == Some(i as u16);
+                    let reason = if best {
+                        String::new()
+                    } else {
+                        selection
+                            .as_ref()
+                            .and_then(|s| s.lost.get(i).copied().flatten())
+                            .map(|r| r.describe().to_string())
+                            .unwrap_or_else(|| "not selected".to_string())
                     };
                     RouteView {
                         prefix: *prefix,
                         peer: path.peer,
                         attributes: path.attributes.clone(),
-                        best: best.is_some_and(|(b, _)| b == i),
-                        multipath: entry.multipath.contains(&i),
-                        age_seconds: now.duration_since(path.since).as_secs(),
+                        best,
+                        multipath: i < 64 && entry.multipath & (1 << i) != 0,
+                        age_seconds: now.saturating_sub(path.since) as u64,
                         reason,
                     }
                 })
@@ -789,4 +812,16 @@ impl Rib {
         }
         out
     }
+}
+
+/// Remove `paths[i]`, keeping `best` pointing at the same path (or at none
+/// when the best itself goes; the caller re-runs the decision).
+fn remove_path(entry: &mut Entry, i: usize) {
+    entry.paths.remove(i);
+    entry.multipath = 0;
+    entry.best = match entry.best {
+        Some(b) if b as usize == i => None,
+        Some(b) if b as usize > i => Some(b - 1),
+        other => other,
+    };
 }

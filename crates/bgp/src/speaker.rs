@@ -177,14 +177,20 @@ impl Speaker {
     /// Send Cease to every peer and stop all tasks.
     pub async fn shutdown(&self) {
         let _ = self.shutdown.send(true);
-        // Peer tasks send their NOTIFICATIONs on the way out.
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
+        // Peer tasks send their NOTIFICATIONs on the way out; the RIB and
+        // listener tasks are stopped once they have.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
         let tasks = match self.tasks.lock() {
             Ok(mut t) => std::mem::take(&mut *t),
             Err(p) => std::mem::take(&mut *p.into_inner()),
         };
-        for t in tasks {
+        let (peers, others): (Vec<_>, Vec<_>) =
+            tasks.into_iter().enumerate().partition(|(i, _)| *i < self.peers.len());
+        for (_, t) in peers {
             let _ = tokio::time::timeout_at(deadline, t).await;
+        }
+        for (_, t) in others {
+            t.abort();
         }
     }
 }
