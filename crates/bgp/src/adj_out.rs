@@ -78,8 +78,7 @@ pub struct Batch {
 impl Batch {
     pub fn from_routes(routes: FxHashMap<IpNet, Option<Arc<PathAttributes>>>) -> Batch {
         let mut withdrawn: FxHashMap<Family, Vec<IpNet>> = FxHashMap::default();
-        let mut groups: FxHashMap<usize, (Arc<PathAttributes>, Vec<IpNet>)> =
-            FxHashMap::default();
+        let mut groups: FxHashMap<usize, (Arc<PathAttributes>, Vec<IpNet>)> = FxHashMap::default();
         for (prefix, attrs) in routes {
             match attrs {
                 None => withdrawn

@@ -349,8 +349,7 @@ impl Rib {
         counters.prefixes_received.store(0, Ordering::Relaxed);
         counters.prefixes_advertised.store(0, Ordering::Relaxed);
         // Initial table dump (nothing was told before), then End-of-RIB.
-        let changes: Vec<(IpNet, BestBefore)> =
-            self.loc_rib.keys().map(|p| (*p, None)).collect();
+        let changes: Vec<(IpNet, BestBefore)> = self.loc_rib.keys().map(|p| (*p, None)).collect();
         self.export_to(peer, &changes, false, |pending| {
             pending.end_of_rib.extend(families)
         });
@@ -369,9 +368,7 @@ impl Rib {
         let mut changes = Vec::new();
         for (prefix, entry) in self.loc_rib.iter_mut() {
             if let Some(i) = entry.paths.iter().position(|p| p.peer == peer) {
-                let before = entry
-                    .best_path()
-                    .map(|p| (p.peer, p.attributes.clone()));
+                let before = entry.best_path().map(|p| (p.peer, p.attributes.clone()));
                 remove_path(entry, i);
                 changes.push((*prefix, before));
             }
@@ -402,9 +399,7 @@ impl Rib {
         for prefix in withdrawn {
             if let Some(entry) = self.loc_rib.get_mut(&prefix) {
                 if let Some(i) = entry.paths.iter().position(|p| p.peer == peer) {
-                    let before = entry
-                        .best_path()
-                        .map(|p| (p.peer, p.attributes.clone()));
+                    let before = entry.best_path().map(|p| (p.peer, p.attributes.clone()));
                     remove_path(entry, i);
                     delta -= 1;
                     changes.push((prefix, before));
@@ -413,9 +408,7 @@ impl Rib {
         }
         for prefix in announced {
             let entry = self.loc_rib.entry(prefix).or_default();
-            let before = entry
-                .best_path()
-                .map(|p| (p.peer, p.attributes.clone()));
+            let before = entry.best_path().map(|p| (p.peer, p.attributes.clone()));
             match entry.paths.iter_mut().find(|p| p.peer == peer) {
                 Some(path) => {
                     if Arc::ptr_eq(&path.attributes, &attributes) {
@@ -438,7 +431,9 @@ impl Rib {
         if let Some(p) = self.peers.get_mut(&peer) {
             p.accepted = (p.accepted as i64 + delta).max(0) as u64;
             let counters = &p.shared.counters;
-            counters.prefixes_accepted.store(p.accepted, Ordering::Relaxed);
+            counters
+                .prefixes_accepted
+                .store(p.accepted, Ordering::Relaxed);
             let received = counters.prefixes_received.load(Ordering::Relaxed) as i64;
             counters.prefixes_received.store(
                 (received + delta + filtered as i64).max(0) as u64,
@@ -512,7 +507,14 @@ impl Rib {
     /// Best path and multipath set of an entry.
     fn select(&self, entry: &Entry) -> (Option<u16>, u64) {
         if entry.paths.len() <= 1 {
-            return (if entry.paths.is_empty() { None } else { Some(0) }, 0);
+            return (
+                if entry.paths.is_empty() {
+                    None
+                } else {
+                    Some(0)
+                },
+                0,
+            );
         }
         let candidates: SmallVec<[Candidate; 4]> =
             entry.paths.iter().map(|p| self.candidate(p)).collect();
@@ -636,11 +638,7 @@ impl Rib {
                 }
             }
         }
-        let Some(session) = self
-            .peers
-            .get_mut(&peer)
-            .and_then(|p| p.session.as_mut())
-        else {
+        let Some(session) = self.peers.get_mut(&peer).and_then(|p| p.session.as_mut()) else {
             return;
         };
         session.advertised = (session.advertised as i64 + delta).max(0) as u64;

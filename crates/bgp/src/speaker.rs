@@ -184,8 +184,10 @@ impl Speaker {
             Ok(mut t) => std::mem::take(&mut *t),
             Err(p) => std::mem::take(&mut *p.into_inner()),
         };
-        let (peers, others): (Vec<_>, Vec<_>) =
-            tasks.into_iter().enumerate().partition(|(i, _)| *i < self.peers.len());
+        let (peers, others): (Vec<_>, Vec<_>) = tasks
+            .into_iter()
+            .enumerate()
+            .partition(|(i, _)| *i < self.peers.len());
         for (_, t) in peers {
             let _ = tokio::time::timeout_at(deadline, t).await;
         }

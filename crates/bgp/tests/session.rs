@@ -502,3 +502,151 @@ async fn import_policy_reject_keeps_routes_out() {
     assert!(s.routes(RouteFilter::default()).await.unwrap().is_empty());
     s.shutdown().await;
 }
+
+/// RFC 4271 §6.8: both sides connect at once; after both OPENs are in, the
+/// connection initiated by the side with the higher BGP Identifier stays
+/// (here the peer's, 10.0.0.2 > 10.0.0.1) and the other gets Cease 6/7.
+#[tokio::test]
+async fn connection_collision_keeps_the_higher_identifiers_connection() {
+    let (l, port) = listener([127, 0, 0, 11]).await;
+    // A free port for the speaker's listener.
+    let speaker_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cfg = peer_config(Ipv4Addr::new(127, 0, 0, 11), port, 65001);
+    cfg.local_address = None;
+    let s = Arc::new(
+        Speaker::start(SpeakerConfig {
+            asn: LOCAL_AS,
+            router_id: Ipv4Addr::new(10, 0, 0, 1),
+            listen: vec![SocketAddr::from(([127, 0, 0, 1], speaker_port))],
+            originate: vec![],
+            multipath: 1,
+            decision: DecisionOptions::default(),
+            peers: vec![cfg],
+        })
+        .await
+        .unwrap(),
+    );
+    // X: the speaker's connection to us.
+    let mut x = Scripted::accept(&l).await;
+    // Y: ours to the speaker, from the configured peer address.
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.bind(SocketAddr::from(([127, 0, 0, 11], 0))).unwrap();
+    let stream = sock
+        .connect(SocketAddr::from(([127, 0, 0, 1], speaker_port)))
+        .await
+        .unwrap();
+    let mut y = Scripted {
+        stream,
+        buf: Vec::new(),
+        codec: SessionCodec::default(),
+    };
+    // OPENs cross on both connections.
+    let Some(Message::Open(_)) = x.recv().await else {
+        panic!("expected OPEN on X");
+    };
+    y.send(&Message::Open(open(65001, 90))).await;
+    let Some(Message::Open(_)) = y.recv().await else {
+        panic!("expected OPEN on Y");
+    };
+    x.send(&Message::Open(open(65001, 90))).await;
+    // X (initiated by the lower identifier, the speaker) is closed with 6/7.
+    loop {
+        match x.recv().await {
+            Some(Message::Keepalive) => continue,
+            Some(Message::Notification(n)) => {
+                assert_eq!((n.code, n.subcode), (6, 7));
+                break;
+            }
+            other => panic!("expected Cease 6/7 on X, got {other:?}"),
+        }
+    }
+    // Y completes.
+    y.send(&Message::Keepalive).await;
+    assert_eq!(y.recv().await, Some(Message::Keepalive));
+    let deadline = std::time::Instant::now() + WAIT;
+    while s.peers()[0].state() != clos_bgp::fsm::State::Established {
+        assert!(std::time::Instant::now() < deadline, "never Established");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    s.shutdown().await;
+}
+
+/// eBGP-learned routes go to iBGP peers with LOCAL_PREF, the AS path and
+/// next hop unchanged (RFC 4271 §5.1.3, §5.1.5); iBGP-learned routes are not
+/// passed to other iBGP peers (§9.1.3, no route reflection).
+#[tokio::test]
+async fn ibgp_export_rules() {
+    let (le, pe) = listener([127, 0, 0, 12]).await;
+    let (li1, pi1) = listener([127, 0, 0, 13]).await;
+    let (li2, pi2) = listener([127, 0, 0, 14]).await;
+    let s = speaker(
+        vec![
+            peer_config(Ipv4Addr::new(127, 0, 0, 12), pe, 65001),
+            peer_config(Ipv4Addr::new(127, 0, 0, 13), pi1, LOCAL_AS),
+            peer_config(Ipv4Addr::new(127, 0, 0, 14), pi2, LOCAL_AS),
+        ],
+        vec![],
+    )
+    .await;
+    let mut e = Scripted::accept(&le).await;
+    let mut i1 = Scripted::accept(&li1).await;
+    let mut i2 = Scripted::accept(&li2).await;
+    e.establish(65001, 90).await;
+    i1.establish(LOCAL_AS, 90).await;
+    i2.establish(LOCAL_AS, 90).await;
+    for p in [&mut e, &mut i1, &mut i2] {
+        assert!(p.until_end_of_rib().await.is_empty());
+    }
+    e.send(&announcement(65001, &["198.51.100.0/24"])).await;
+    for p in [&mut i1, &mut i2] {
+        match p.recv_significant().await {
+            Some(Message::Update(u)) => {
+                assert_eq!(u.attributes.as_path, Some(AsPath::sequence([65001, 64999])));
+                assert_eq!(u.attributes.local_pref, Some(100));
+                assert_eq!(u.attributes.next_hop, Some(Ipv4Addr::new(192, 0, 2, 1)));
+                assert_eq!(u.attributes.med, Some(42), "MED stays inside the AS");
+            }
+            other => panic!("expected UPDATE, got {other:?}"),
+        }
+    }
+    // A route from i1 reaches the eBGP peer but not i2.
+    let mut from_i1 = announcement(LOCAL_AS, &["203.0.113.0/24"]);
+    if let Message::Update(u) = &mut from_i1 {
+        u.attributes.as_path = Some(AsPath::sequence([64998]));
+        u.attributes.local_pref = Some(200);
+    }
+    i1.send(&from_i1).await;
+    match e.recv_significant().await {
+        Some(Message::Update(u)) => {
+            assert_eq!(u.nlri, vec!["203.0.113.0/24".parse().unwrap()]);
+            assert_eq!(
+                u.attributes.as_path,
+                Some(AsPath::sequence([LOCAL_AS, 64998]))
+            );
+            assert_eq!(u.attributes.local_pref, None);
+        }
+        other => panic!("expected UPDATE at the eBGP peer, got {other:?}"),
+    }
+    let routes = wait_routes(&s, "i1's route", |r| has(r, "203.0.113.0/24")).await;
+    let r = routes
+        .iter()
+        .find(|r| r.prefix == p("203.0.113.0/24"))
+        .unwrap();
+    assert_eq!(
+        r.attributes.local_pref,
+        Some(200),
+        "iBGP LOCAL_PREF is kept"
+    );
+    // i2 hears nothing of it: the next thing it gets is our KEEPALIVE-free
+    // silence; send a probe prefix from e and check it is the next UPDATE.
+    e.send(&announcement(65001, &["192.0.2.0/24"])).await;
+    match i2.recv_significant().await {
+        Some(Message::Update(u)) => assert_eq!(u.nlri, vec!["192.0.2.0/24".parse().unwrap()]),
+        other => panic!("expected only the probe at i2, got {other:?}"),
+    }
+    s.shutdown().await;
+}
