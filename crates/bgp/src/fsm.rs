@@ -241,6 +241,7 @@ pub fn check_open(local: &LocalParams, open: &Open) -> Result<Negotiated, Notifi
         codec: SessionCodec {
             four_octet_as: four_octet,
             extended_message,
+            extended_next_hop_ipv4: ext_nh && local.extended_next_hop,
         },
         route_refresh: route_refresh || enhanced,
         enhanced_route_refresh: enhanced,

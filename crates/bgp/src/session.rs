@@ -111,6 +111,9 @@ pub struct PeerTask {
     established_at: Option<Instant>,
     /// Max-prefix teardown: down until this instant (None: indefinitely).
     admin_down: Option<Option<Instant>>,
+    /// The established session's parameters (a copy of what `PeerShared`
+    /// shows, kept here so UPDATE handling takes no lock).
+    negotiated: Option<Arc<crate::fsm::Negotiated>>,
 }
 
 impl PeerTask {
@@ -147,6 +150,7 @@ impl PeerTask {
             idle_hold: Duration::from_secs(1),
             established_at: None,
             admin_down: None,
+            negotiated: None,
         };
         (task, handle)
     }
@@ -321,7 +325,13 @@ impl PeerTask {
         let writer_task =
             tokio::spawn(write_loop(write, writer_rx, self.shared.clone()).in_current_span());
         let reader_task = tokio::spawn(
-            read_loop(id, read, self.events_tx.clone(), self.shared.clone()).in_current_span(),
+            read_loop(
+                id,
+                read,
+                self.events_tx.clone(),
+                self.local.extended_next_hop,
+            )
+            .in_current_span(),
         );
         let (fsm, outputs) = Connection::new(self.local.clone());
         self.conns.push(Conn {
@@ -500,6 +510,7 @@ impl PeerTask {
             .established_transitions
             .fetch_add(1, Ordering::Relaxed);
         self.established_at = Some(Instant::now());
+        self.negotiated = Some(Arc::new(neg.clone()));
         let (local, remote) = (conn.local, conn.remote);
         self.shared.update_session(|s| {
             s.negotiated = Some(neg.clone());
@@ -557,6 +568,7 @@ impl PeerTask {
         if was_established && self.established_at.is_some() {
             let lasted = self.established_at.map(|t| t.elapsed()).unwrap_or_default();
             self.established_at = None;
+            self.negotiated = None;
             self.shared.update_session(|s| s.negotiated = None);
             let _ = self
                 .rib
@@ -595,13 +607,24 @@ impl PeerTask {
     /// An UPDATE in Established: RFC 7606 outcome, eBGP checks, import
     /// policy, then one RIB event per next hop group.
     async fn on_update(&mut self, update: clos_wire::Update, issues: Vec<clos_wire::UpdateIssue>) {
-        let Some(neg) = self.shared.session().negotiated else {
+        let Some(neg) = self.negotiated.clone() else {
             return;
         };
         let counters = &self.shared.counters;
         let mut treat_as_withdraw = false;
         for issue in &issues {
-            match issue.action {
+            // RFC 7606 §7.5, §7.9, §7.10: LOCAL_PREF, ORIGINATOR_ID and
+            // CLUSTER_LIST from an external peer are discarded, whatever
+            // their length; the codec does not know the peer is external.
+            let external_only = !neg.internal
+                && matches!(issue.type_code, 5 | 9 | 10)
+                && issue.action == UpdateAction::TreatAsWithdraw;
+            let action = if external_only {
+                UpdateAction::AttributeDiscard
+            } else {
+                issue.action
+            };
+            match action {
                 UpdateAction::TreatAsWithdraw => {
                     treat_as_withdraw = true;
                     PeerCounters::add(&counters.withdrawn_treated, 1);
@@ -620,16 +643,27 @@ impl PeerTask {
         withdrawn.extend(mp_unreach.iter().flat_map(|u| u.withdrawn.iter().copied()));
 
         if !neg.internal {
-            // §5.1.5: LOCAL_PREF from an external peer is ignored.
+            // §5.1.5: LOCAL_PREF from an external peer is ignored; RFC
+            // 7606 §7.9/§7.10: ORIGINATOR_ID and CLUSTER_LIST from one are
+            // discarded (they would otherwise leak into the iBGP mesh).
             attributes.local_pref = None;
-            let path = attributes.as_path.clone().unwrap_or_default();
-            let first_ok = path.first_asn() == Some(neg.remote_asn);
+            if attributes.originator_id.take().is_some() {
+                PeerCounters::add(&counters.attributes_discarded, 1);
+            }
+            if !attributes.cluster_list.is_empty() {
+                attributes.cluster_list.clear();
+                PeerCounters::add(&counters.attributes_discarded, 1);
+            }
+            let first_ok =
+                attributes.as_path.as_ref().and_then(|p| p.first_asn()) == Some(neg.remote_asn);
             let has_nlri =
                 !update.nlri.is_empty() || mp_reach.as_ref().is_some_and(|r| !r.nlri.is_empty());
             if has_nlri && !first_ok {
-                // RFC 4271 §6.3: the leftmost AS must be the peer's.
-                warn!(as_path = %path, "first AS of AS_PATH is not the peer's: treat-as-withdraw");
+                // RFC 4271 §6.3, RFC 7606 §7.2: the leftmost AS must be
+                // the peer's.
+                warn!(as_path = ?attributes.as_path, "first AS of AS_PATH is not the peer's: treat-as-withdraw");
                 treat_as_withdraw = true;
+                PeerCounters::add(&counters.withdrawn_treated, 1);
             }
         }
         let own_as_in_path = attributes
@@ -639,13 +673,17 @@ impl PeerTask {
 
         // Group announcements by next hop: classic NLRI and MP_REACH.
         let mut groups: Vec<(clos_wire::PathAttributes, Vec<IpNet>)> = Vec::new();
+        let both = !update.nlri.is_empty() && mp_reach.is_some();
         if !update.nlri.is_empty() {
-            let mut a = attributes.clone();
-            a.mp_reach = None;
+            let a = if both {
+                attributes.clone()
+            } else {
+                std::mem::take(&mut attributes)
+            };
             groups.push((a, update.nlri.iter().map(|p| IpNet::V4(*p)).collect()));
         }
         if let Some(reach) = mp_reach {
-            let mut a = attributes.clone();
+            let mut a = std::mem::take(&mut attributes);
             a.next_hop = None;
             let nlri = reach.nlri.clone();
             a.mp_reach = Some(clos_wire::MpReach {
@@ -747,7 +785,7 @@ async fn read_loop(
     id: u64,
     mut read: OwnedReadHalf,
     events: mpsc::Sender<(u64, Input)>,
-    _shared: Arc<PeerShared>,
+    offer_extended_next_hop: bool,
 ) {
     let mut buf = BytesMut::with_capacity(64 * 1024);
     // Until the peer's OPEN arrives: 2-octet ASNs, 4096-byte messages. We
@@ -770,6 +808,12 @@ async fn read_loop(
                                     extended_message: open
                                         .capabilities
                                         .contains(&Capability::ExtendedMessage),
+                                    extended_next_hop_ipv4: offer_extended_next_hop
+                                        && open.capabilities.iter().any(|c| {
+                                            matches!(c, Capability::ExtendedNextHop(entries)
+                                                if entries.iter().any(|e| e.nlri_afi == clos_wire::AFI_IPV4
+                                                    && e.next_hop_afi == clos_wire::AFI_IPV6))
+                                        }),
                                 };
                             }
                             if events.send((id, Input::Message(decoded))).await.is_err() {

@@ -133,6 +133,7 @@ impl Scripted {
         self.codec = SessionCodec {
             four_octet_as: true,
             extended_message: false,
+            extended_next_hop_ipv4: false,
         };
         theirs
     }

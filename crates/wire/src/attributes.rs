@@ -508,6 +508,14 @@ impl Decoder<'_> {
         };
         let next_hop = match (family, nh.len()) {
             (Family::Ipv4Unicast, 4) => NextHop::V4(Ipv4Addr::new(nh[0], nh[1], nh[2], nh[3])),
+            // An IPv4 route with an IPv6 next hop only where RFC 8950 was
+            // negotiated; otherwise the length is wrong (RFC 7606 §7.11).
+            (Family::Ipv4Unicast, 16 | 32) if !self.codec.extended_next_hop_ipv4 => {
+                return Err(err(format!(
+                    "next hop length {} for ipv4-unicast without the extended next hop capability (RFC 8950, RFC 7606 §7.11)",
+                    nh.len()
+                )))
+            }
             (_, 16) => NextHop::V6 {
                 global: ipv6(&nh[..16]),
                 link_local: None,
@@ -715,12 +723,32 @@ pub(crate) fn write_non_mp_attributes(
     codec: &SessionCodec,
     out: &mut Vec<u8>,
 ) -> Result<(), EncodeError> {
-    let mut attrs: Vec<(u8, u8, Vec<u8>)> = Vec::new();
-    let mut known =
-        |type_code: u8, value: Vec<u8>| attrs.push((spec_flags(type_code), type_code, value));
+    // Attributes go out in ascending type code (MP ones were written first
+    // by the caller), each value written straight into `out`: no buffer per
+    // attribute, since this runs once per UPDATE a peer is sent.
+    let mut unknown: Vec<&RawAttribute> = a.unknown.iter().collect();
+    unknown.sort_by_key(|raw| raw.type_code);
+    let mut unknown = unknown.into_iter().peekable();
+    let mut w = AttributeWriter { out };
+    // Unknown attributes whose type code sorts before `next`.
+    let mut flush_unknown = |w: &mut AttributeWriter, next: u8| -> Result<(), EncodeError> {
+        while let Some(raw) = unknown.next_if(|raw| raw.type_code < next) {
+            // Passing on an optional transitive attribute we do not
+            // recognise sets Partial (RFC 4271 §5).
+            let mut flags = raw.flags;
+            if flags & OPTIONAL_TRANSITIVE == OPTIONAL_TRANSITIVE {
+                flags |= flag::PARTIAL;
+            }
+            w.write(flags, raw.type_code, |out| {
+                out.extend_from_slice(&raw.value)
+            })?;
+        }
+        Ok(())
+    };
     let asn_size = if codec.four_octet_as { 4 } else { 2 };
     if let Some(o) = a.origin {
-        known(ty::ORIGIN, vec![o as u8]);
+        flush_unknown(&mut w, ty::ORIGIN)?;
+        w.known(ty::ORIGIN, |out| out.push(o as u8))?;
     }
     // AS4_PATH is sent only when some ASN needs it; an AGGREGATOR then goes
     // as AS_TRANS plus AS4_AGGREGATOR even if its ASN fits 2 octets, since a
@@ -731,87 +759,157 @@ pub(crate) fn write_non_mp_attributes(
         _ => None,
     };
     if let Some(path) = &a.as_path {
-        let mut v = Vec::new();
-        encode_as_path(path, asn_size, &mut v);
-        known(ty::AS_PATH, v);
-    }
-    if let Some(as4) = &as4_path {
-        let mut v = Vec::new();
-        encode_as_path(as4, 4, &mut v);
-        known(ty::AS4_PATH, v);
+        flush_unknown(&mut w, ty::AS_PATH)?;
+        w.known(ty::AS_PATH, |out| encode_as_path(path, asn_size, out))?;
     }
     if let Some(nh) = a.next_hop {
-        known(ty::NEXT_HOP, nh.octets().to_vec());
+        flush_unknown(&mut w, ty::NEXT_HOP)?;
+        w.known(ty::NEXT_HOP, |out| out.extend_from_slice(&nh.octets()))?;
     }
     if let Some(med) = a.med {
-        known(ty::MULTI_EXIT_DISC, med.to_be_bytes().to_vec());
+        flush_unknown(&mut w, ty::MULTI_EXIT_DISC)?;
+        w.known(ty::MULTI_EXIT_DISC, |out| {
+            out.extend_from_slice(&med.to_be_bytes())
+        })?;
     }
     if let Some(lp) = a.local_pref {
-        known(ty::LOCAL_PREF, lp.to_be_bytes().to_vec());
+        flush_unknown(&mut w, ty::LOCAL_PREF)?;
+        w.known(ty::LOCAL_PREF, |out| {
+            out.extend_from_slice(&lp.to_be_bytes())
+        })?;
     }
     if a.atomic_aggregate {
-        known(ty::ATOMIC_AGGREGATE, Vec::new());
+        flush_unknown(&mut w, ty::ATOMIC_AGGREGATE)?;
+        w.known(ty::ATOMIC_AGGREGATE, |_| {})?;
     }
+    let mut as4_aggregator = None;
     if let Some(agg) = a.aggregator {
-        let mut v = Vec::new();
-        if codec.four_octet_as {
-            v.extend_from_slice(&agg.asn.to_be_bytes());
-        } else {
-            let short = u16::try_from(agg.asn).ok().filter(|_| as4_path.is_none());
-            v.extend_from_slice(&short.unwrap_or(AS_TRANS).to_be_bytes());
-            if short.is_none() {
-                let mut v4 = agg.asn.to_be_bytes().to_vec();
-                v4.extend_from_slice(&agg.address.octets());
-                known(ty::AS4_AGGREGATOR, v4);
+        flush_unknown(&mut w, ty::AGGREGATOR)?;
+        w.known(ty::AGGREGATOR, |out| {
+            if codec.four_octet_as {
+                out.extend_from_slice(&agg.asn.to_be_bytes());
+            } else {
+                let short = u16::try_from(agg.asn).ok().filter(|_| as4_path.is_none());
+                out.extend_from_slice(&short.unwrap_or(AS_TRANS).to_be_bytes());
+                if short.is_none() {
+                    as4_aggregator = Some(agg);
+                }
             }
-        }
-        v.extend_from_slice(&agg.address.octets());
-        known(ty::AGGREGATOR, v);
+            out.extend_from_slice(&agg.address.octets());
+        })?;
     }
     if !a.communities.is_empty() {
-        known(
-            ty::COMMUNITIES,
-            a.communities.iter().flat_map(|c| c.to_be_bytes()).collect(),
-        );
+        flush_unknown(&mut w, ty::COMMUNITIES)?;
+        w.known(ty::COMMUNITIES, |out| {
+            for c in &a.communities {
+                out.extend_from_slice(&c.to_be_bytes());
+            }
+        })?;
     }
     if let Some(id) = a.originator_id {
-        known(ty::ORIGINATOR_ID, id.octets().to_vec());
+        flush_unknown(&mut w, ty::ORIGINATOR_ID)?;
+        w.known(ty::ORIGINATOR_ID, |out| out.extend_from_slice(&id.octets()))?;
     }
     if !a.cluster_list.is_empty() {
-        known(
-            ty::CLUSTER_LIST,
-            a.cluster_list.iter().flat_map(|c| c.octets()).collect(),
-        );
+        flush_unknown(&mut w, ty::CLUSTER_LIST)?;
+        w.known(ty::CLUSTER_LIST, |out| {
+            for c in &a.cluster_list {
+                out.extend_from_slice(&c.octets());
+            }
+        })?;
     }
     if !a.extended_communities.is_empty() {
-        known(
-            ty::EXTENDED_COMMUNITIES,
-            a.extended_communities.iter().flatten().copied().collect(),
-        );
+        flush_unknown(&mut w, ty::EXTENDED_COMMUNITIES)?;
+        w.known(ty::EXTENDED_COMMUNITIES, |out| {
+            for c in &a.extended_communities {
+                out.extend_from_slice(c);
+            }
+        })?;
+    }
+    if let Some(as4) = &as4_path {
+        flush_unknown(&mut w, ty::AS4_PATH)?;
+        w.known(ty::AS4_PATH, |out| encode_as_path(as4, 4, out))?;
+    }
+    if let Some(agg) = as4_aggregator {
+        flush_unknown(&mut w, ty::AS4_AGGREGATOR)?;
+        w.known(ty::AS4_AGGREGATOR, |out| {
+            out.extend_from_slice(&agg.asn.to_be_bytes());
+            out.extend_from_slice(&agg.address.octets());
+        })?;
     }
     if !a.large_communities.is_empty() {
-        let v = a
-            .large_communities
-            .iter()
-            .flat_map(|c| [c.global_admin, c.local_data1, c.local_data2])
-            .flat_map(u32::to_be_bytes)
-            .collect();
-        known(ty::LARGE_COMMUNITY, v);
+        flush_unknown(&mut w, ty::LARGE_COMMUNITY)?;
+        w.known(ty::LARGE_COMMUNITY, |out| {
+            for c in &a.large_communities {
+                for v in [c.global_admin, c.local_data1, c.local_data2] {
+                    out.extend_from_slice(&v.to_be_bytes());
+                }
+            }
+        })?;
     }
-    for raw in &a.unknown {
-        // Passing on an optional transitive attribute we do not
-        // recognise sets Partial (RFC 4271 §5).
+    flush_unknown(&mut w, u8::MAX)?;
+    // An unknown attribute of type 255 sorts last.
+    for raw in unknown {
         let mut flags = raw.flags;
         if flags & OPTIONAL_TRANSITIVE == OPTIONAL_TRANSITIVE {
             flags |= flag::PARTIAL;
         }
-        attrs.push((flags, raw.type_code, raw.value.clone()));
-    }
-    attrs.sort_by_key(|(_, type_code, _)| *type_code);
-    for (flags, type_code, value) in &attrs {
-        write_attribute(*flags, *type_code, value, out)?;
+        w.write(flags, raw.type_code, |out| {
+            out.extend_from_slice(&raw.value)
+        })?;
     }
     Ok(())
+}
+
+/// Writes attributes straight into the message buffer.
+struct AttributeWriter<'a> {
+    out: &'a mut Vec<u8>,
+}
+
+impl AttributeWriter<'_> {
+    /// A known attribute, with the flags its specification gives it.
+    fn known(
+        &mut self,
+        type_code: u8,
+        value: impl FnOnce(&mut Vec<u8>),
+    ) -> Result<(), EncodeError> {
+        self.write(spec_flags(type_code), type_code, value)
+    }
+
+    /// One attribute whose value `value` appends: the header is written with
+    /// a 2-octet length and shrunk to the 1-octet form (one move of the
+    /// value) when it fits and the flags did not ask for extended length —
+    /// the same bytes `write_attribute` produces.
+    fn write(
+        &mut self,
+        flags: u8,
+        type_code: u8,
+        value: impl FnOnce(&mut Vec<u8>),
+    ) -> Result<(), EncodeError> {
+        let out = &mut *self.out;
+        let start = out.len();
+        out.extend_from_slice(&[0, type_code, 0, 0]);
+        value(out);
+        let len = out.len() - start - 4;
+        let Ok(len16) = u16::try_from(len) else {
+            out.truncate(start);
+            return Err(EncodeError::AttributeTooLong { type_code, len });
+        };
+        // The low four flag bits are unused and sent as zero (RFC 4271 §4.3).
+        let mut flags = flags & 0xf0;
+        if len > 255 {
+            flags |= flag::EXTENDED_LENGTH;
+        }
+        out[start] = flags;
+        if flags & flag::EXTENDED_LENGTH != 0 {
+            out[start + 2..start + 4].copy_from_slice(&len16.to_be_bytes());
+        } else {
+            out[start + 2] = len as u8;
+            out.copy_within(start + 4.., start + 3);
+            out.truncate(out.len() - 1);
+        }
+        Ok(())
+    }
 }
 
 /// Append the whole Path Attributes field of `a`.

@@ -78,7 +78,9 @@ fn length_ok(kind: u8, len: usize) -> bool {
         mt::UPDATE => len >= 23,
         mt::NOTIFICATION => len >= 21,
         mt::KEEPALIVE => len == HEADER_LEN,
-        mt::ROUTE_REFRESH => len == 23,
+        // Checked in `decode_message`: RFC 7313 §5 answers a wrong length
+        // with ROUTE-REFRESH Message Error 7/1, not a header error.
+        mt::ROUTE_REFRESH => len >= HEADER_LEN,
         _ => true,
     }
 }
@@ -89,7 +91,8 @@ fn length_ok(kind: u8, len: usize) -> bool {
 /// `codec.max_message_len()` (1/2, data = the length field), unknown type
 /// (1/3, data = type), or a length wrong for the type (1/2): OPEN >= 29
 /// (and <= 4096, RFC 8654 §4), UPDATE >= 23, KEEPALIVE == 19,
-/// NOTIFICATION >= 21, ROUTE-REFRESH == 23.
+/// NOTIFICATION >= 21 (ROUTE-REFRESH length errors are 7/1, from
+/// `decode_message`).
 pub fn frame(buf: &[u8], codec: &SessionCodec) -> Result<Option<usize>, DecodeError> {
     let marker = &buf[..buf.len().min(16)];
     if marker.iter().any(|&b| b != 0xff) {
@@ -154,6 +157,17 @@ pub fn decode_message(msg: &[u8], codec: &SessionCodec) -> Result<Decoded, Decod
             data: body[2..].to_vec(),
         }),
         mt::KEEPALIVE => Message::Keepalive,
+        _ if body.len() != 4 => {
+            return Err(DecodeError {
+                code: code::ROUTE_REFRESH_MESSAGE_ERROR,
+                subcode: code::INVALID_MESSAGE_LENGTH,
+                data: msg.to_vec(),
+                reason: format!(
+                    "ROUTE-REFRESH of {} octets, expected 23 (RFC 7313 §5)",
+                    msg.len()
+                ),
+            })
+        }
         _ => Message::RouteRefresh(RouteRefresh {
             afi: u16::from_be_bytes([body[0], body[1]]),
             subtype: body[2],

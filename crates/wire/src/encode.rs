@@ -175,11 +175,11 @@ pub fn encode_announcements(
     let Some(family) = single_family(prefixes)? else {
         return Ok(0);
     };
-    let mut shared = attributes.clone();
-    shared.mp_unreach = None;
-    let template = shared.mp_reach.take();
-    let mut rest = Vec::new();
-    write_non_mp_attributes(&shared, codec, &mut rest)?;
+    // Every attribute but MP_REACH/MP_UNREACH is the same in each message:
+    // encode it once (MP_UNREACH is never sent beside announcements).
+    let template = attributes.mp_reach.as_ref();
+    let mut rest = Vec::with_capacity(128);
+    write_non_mp_attributes(attributes, codec, &mut rest)?;
 
     let mut messages = Vec::new();
     match template {
@@ -188,13 +188,17 @@ pub fn encode_announcements(
                 return Err(EncodeError::MissingNextHop { family });
             }
             let room = room(codec, EMPTY_UPDATE_LEN + rest.len())?;
+            let mut nlri = Vec::with_capacity(room.min(4096));
+            let mut count = 0;
             for chunk in chunks(prefixes, room)? {
-                let mut nlri = Vec::new();
+                nlri.clear();
                 for p in chunk {
                     write_prefix(p, &mut nlri);
                 }
-                messages.push((rest.clone(), nlri));
+                write_update(&[], &rest, &nlri, out);
+                count += 1;
             }
+            return Ok(count);
         }
         Some(template) => {
             if Family::from_afi_safi(template.afi, template.safi) != Some(family) {
@@ -206,7 +210,7 @@ pub fn encode_announcements(
             }
             let empty = MpReach {
                 nlri: Vec::new(),
-                ..template
+                ..template.clone()
             };
             let mut reach_fixed = Vec::new();
             mp_reach_value(&empty, &mut reach_fixed);

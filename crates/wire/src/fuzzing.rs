@@ -16,12 +16,15 @@ use crate::types::{
     AS_TRANS,
 };
 
-/// Every combination of codec settings.
+/// Every combination of codec settings, with RFC 8950 next hops allowed
+/// (the generators produce IPv4 routes with IPv6 next hops; refusing them
+/// without the capability is tested in `tests/rfc7606.rs`).
 pub fn codecs() -> [SessionCodec; 4] {
     [(false, false), (true, false), (false, true), (true, true)].map(
         |(four_octet_as, extended_message)| SessionCodec {
             four_octet_as,
             extended_message,
+            extended_next_hop_ipv4: true,
         },
     )
 }

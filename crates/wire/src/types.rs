@@ -573,6 +573,10 @@ pub struct SessionCodec {
     pub four_octet_as: bool,
     /// Both sides advertised extended messages (RFC 8654): 65535-byte limit.
     pub extended_message: bool,
+    /// Both sides advertised IPv4 unicast NLRI with IPv6 next hops (RFC
+    /// 8950); without it an IPv4 MP_REACH must carry a 4-octet next hop
+    /// (RFC 7606 §7.11).
+    pub extended_next_hop_ipv4: bool,
 }
 
 impl Default for SessionCodec {
@@ -581,6 +585,7 @@ impl Default for SessionCodec {
         SessionCodec {
             four_octet_as: false,
             extended_message: false,
+            extended_next_hop_ipv4: false,
         }
     }
 }

@@ -471,16 +471,16 @@ fn header_errors() {
     );
     let e = frame(&msg(9, &[]), &TWO).unwrap_err();
     assert_eq!((e.code, e.subcode, e.data.clone()), (1, 3, vec![9]));
-    for (kind, body) in [
-        (4, &[0u8][..]),
-        (1, &[0; 9]),
-        (2, &[0; 3]),
-        (3, &[0; 1]),
-        (5, &[0; 5]),
-    ] {
+    for (kind, body) in [(4, &[0u8][..]), (1, &[0; 9]), (2, &[0; 3]), (3, &[0; 1])] {
         let e = frame(&msg(kind, body), &TWO).unwrap_err();
         assert_eq!((e.code, e.subcode), (1, 2), "type {kind}");
     }
+    // RFC 7313 §5: a ROUTE-REFRESH of the wrong length is 7/1 with the
+    // whole message as data, not a header error.
+    let rr = msg(5, &[0, 1, 1, 1, 0]);
+    assert_eq!(frame(&rr, &TWO), Ok(Some(24)));
+    let e = decode_message(&rr, &TWO).unwrap_err();
+    assert_eq!((e.code, e.subcode, e.data.clone()), (7, 1, rr));
     // Incomplete, then two messages back to back.
     assert_eq!(frame(&KEEPALIVE_PREFIX, &TWO), Ok(None));
     let two = [msg(4, &[]), msg(4, &[])].concat();
@@ -545,4 +545,41 @@ fn open_errors() {
             value: vec![9]
         }]
     );
+}
+
+/// RFC 7606 §7.11 with RFC 8950: an IPv4 MP_REACH with an IPv6 next hop is
+/// malformed (session reset 3/9) unless extended next hop was negotiated.
+#[test]
+fn ipv4_mp_reach_with_ipv6_next_hop_needs_rfc8950() {
+    let bytes = rfc8950_update_bytes();
+    let e = decode_message(&bytes, &FOUR).unwrap_err();
+    assert_eq!((e.code, e.subcode), (3, 9));
+    let with = SessionCodec {
+        extended_next_hop_ipv4: true,
+        ..FOUR
+    };
+    assert!(decode_message(&bytes, &with).is_ok());
+}
+
+fn rfc8950_update_bytes() -> Vec<u8> {
+    let update = Message::Update(Update {
+        attributes: PathAttributes {
+            origin: Some(Origin::Igp),
+            as_path: Some(AsPath::sequence([65001])),
+            mp_reach: Some(MpReach {
+                afi: AFI_IPV4,
+                safi: SAFI_UNICAST,
+                next_hop: NextHop::V6 {
+                    global: "2001:db8::1".parse().unwrap(),
+                    link_local: None,
+                },
+                nlri: vec!["192.0.2.0/24".parse().unwrap()],
+            }),
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    let mut out = Vec::new();
+    encode_message(&update, &FOUR, &mut out).unwrap();
+    out
 }

@@ -133,15 +133,16 @@ impl Scripted {
             if let Some(n) = frame(&self.buf, &self.codec).unwrap() {
                 return Some(self.buf.drain(..n).collect());
             }
-            let mut chunk = [0u8; 65536];
-            let n = timeout(WAIT, self.stream.read(&mut chunk))
+            // Straight into the heap buffer: a large array in this future
+            // would be copied into every future that awaits it.
+            self.buf.reserve(65536);
+            let n = timeout(WAIT, self.stream.read_buf(&mut self.buf))
                 .await
                 .expect("timed out waiting for a message")
                 .ok()?;
             if n == 0 {
                 return None;
             }
-            self.buf.extend_from_slice(&chunk[..n]);
         }
     }
 
@@ -179,6 +180,7 @@ impl Scripted {
         self.codec = SessionCodec {
             four_octet_as: true,
             extended_message: false,
+            extended_next_hop_ipv4: false,
         };
         theirs
     }
@@ -279,7 +281,11 @@ pub async fn wait_for(what: &str, cond: impl Fn() -> bool) {
 }
 
 /// The path for `prefix` learned from `peer`, if the Loc-RIB has one.
-pub fn route_from<'a>(routes: &'a [RouteView], prefix: &str, peer: PeerId) -> Option<&'a RouteView> {
+pub fn route_from<'a>(
+    routes: &'a [RouteView],
+    prefix: &str,
+    peer: PeerId,
+) -> Option<&'a RouteView> {
     let want = p(prefix);
     routes.iter().find(|r| r.prefix == want && r.peer == peer)
 }

@@ -6,10 +6,12 @@ use clos_wire::*;
 pub const FOUR: SessionCodec = SessionCodec {
     four_octet_as: true,
     extended_message: false,
+    extended_next_hop_ipv4: false,
 };
 pub const TWO: SessionCodec = SessionCodec {
     four_octet_as: false,
     extended_message: false,
+    extended_next_hop_ipv4: false,
 };
 
 /// A whole message: marker, length computed from `body`, type.
