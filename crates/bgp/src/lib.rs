@@ -11,6 +11,7 @@
 //! - `session`   — the task per neighbor: connections, timers, reader/writer
 //! - `rib`       — the RIB task: Adj-RIB-In, Loc-RIB, export to peers
 //! - `adj_out`   — pending-prefix map between the RIB and a session writer
+//! - `loc_rib`   — per-family prefix maps with packed keys
 //! - `decision`  — best path per RFC 4271 §9.1.2.2, with the losing reason
 //! - `policy`    — prefix lists and import/export policies
 //! - `peer`      — neighbor configuration and the state shared with the API
@@ -20,6 +21,7 @@
 pub mod adj_out;
 pub mod decision;
 pub mod fsm;
+mod loc_rib;
 pub mod peer;
 pub mod policy;
 pub mod rib;

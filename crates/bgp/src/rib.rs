@@ -36,6 +36,7 @@ use tracing::{debug, info, warn};
 use crate::adj_out::AdjRibOutQueue;
 use crate::decision::{self, Candidate, DecisionOptions, PathSource};
 use crate::fsm::Negotiated;
+use crate::loc_rib::PrefixMap;
 use crate::peer::{MaxPrefixAction, PeerId, PeerShared, LOCAL_PEER};
 
 /// Capacity of the sessions → RIB channel, in events (each event is one
@@ -134,8 +135,9 @@ struct Entry {
     paths: SmallVec<[Path; 1]>,
     /// Index of the best path in `paths`.
     best: Option<u16>,
-    /// Bit i set: `paths[i]` is a multipath (ECMP) member besides the best.
-    multipath: u64,
+    /// Bit i set: `paths[i]` is a multipath (ECMP) member besides the best
+    /// (the first 32 paths are eligible).
+    multipath: u32,
 }
 
 impl Entry {
@@ -178,7 +180,7 @@ pub struct RibConfig {
 pub struct Rib {
     config: RibConfig,
     peers: FxHashMap<PeerId, RibPeer>,
-    loc_rib: FxHashMap<IpNet, Entry>,
+    loc_rib: PrefixMap<Entry>,
     interned: FxHashSet<Arc<PathAttributes>>,
     interned_at_sweep: usize,
     local_attributes: Arc<PathAttributes>,
@@ -214,7 +216,7 @@ impl Rib {
                     )
                 })
                 .collect(),
-            loc_rib: FxHashMap::default(),
+            loc_rib: PrefixMap::default(),
             interned: FxHashSet::default(),
             interned_at_sweep: 0,
             local_attributes,
@@ -297,7 +299,7 @@ impl Rib {
         let before = self.best_before(&prefix);
         let since = self.now_secs();
         let attributes = self.local_attributes.clone();
-        let entry = self.loc_rib.entry(prefix).or_default();
+        let entry = self.loc_rib.entry_or_default(prefix);
         let existing = entry.paths.iter().position(|p| p.peer == LOCAL_PEER);
         let changed = match (add, existing) {
             (true, None) => {
@@ -349,7 +351,7 @@ impl Rib {
         counters.prefixes_received.store(0, Ordering::Relaxed);
         counters.prefixes_advertised.store(0, Ordering::Relaxed);
         // Initial table dump (nothing was told before), then End-of-RIB.
-        let changes: Vec<(IpNet, BestBefore)> = self.loc_rib.keys().map(|p| (*p, None)).collect();
+        let changes: Vec<(IpNet, BestBefore)> = self.loc_rib.keys().map(|p| (p, None)).collect();
         self.export_to(peer, &changes, false, |pending| {
             pending.end_of_rib.extend(families)
         });
@@ -370,7 +372,7 @@ impl Rib {
             if let Some(i) = entry.paths.iter().position(|p| p.peer == peer) {
                 let before = entry.best_path().map(|p| (p.peer, p.attributes.clone()));
                 remove_path(entry, i);
-                changes.push((*prefix, before));
+                changes.push((prefix, before));
             }
         }
         self.decide(changes);
@@ -407,7 +409,7 @@ impl Rib {
             }
         }
         for prefix in announced {
-            let entry = self.loc_rib.entry(prefix).or_default();
+            let entry = self.loc_rib.entry_or_default(prefix);
             let before = entry.best_path().map(|p| (p.peer, p.attributes.clone()));
             match entry.paths.iter_mut().find(|p| p.peer == peer) {
                 Some(path) => {
@@ -467,7 +469,7 @@ impl Rib {
             .loc_rib
             .keys()
             .filter(|p| Family::of(p) == family)
-            .map(|p| (*p, None))
+            .map(|p| (p, None))
             .collect();
         // The BoRR/EoRR markers go in the same hand-off as the routes, so
         // the writer sends them around exactly this re-advertisement.
@@ -505,7 +507,7 @@ impl Rib {
     }
 
     /// Best path and multipath set of an entry.
-    fn select(&self, entry: &Entry) -> (Option<u16>, u64) {
+    fn select(&self, entry: &Entry) -> (Option<u16>, u32) {
         if entry.paths.len() <= 1 {
             return (
                 if entry.paths.is_empty() {
@@ -521,10 +523,10 @@ impl Rib {
         let Some(best) = decision::select_best(&candidates, &self.config.decision) else {
             return (None, 0);
         };
-        let mut multipath = 0u64;
+        let mut multipath = 0u32;
         if self.config.multipath > 1 {
             let mut members = 1;
-            for (i, c) in candidates.iter().enumerate().take(64) {
+            for (i, c) in candidates.iter().enumerate().take(32) {
                 if i != best
                     && members < self.config.multipath
                     && decision::multipath_eligible(&candidates[best], c, &self.config.decision)
@@ -766,16 +768,18 @@ impl Rib {
 
     fn routes(&self, filter: &RouteFilter) -> Vec<RouteView> {
         let now = self.now_secs();
-        let mut prefixes: Vec<&IpNet> = self
+        let mut prefixes: Vec<IpNet> = self
             .loc_rib
             .keys()
             .filter(|p| filter.family.is_none_or(|f| Family::of(p) == f))
-            .filter(|p| filter.prefix.is_none_or(|q| **p == q))
+            .filter(|p| filter.prefix.is_none_or(|q| *p == q))
             .collect();
         prefixes.sort();
         let mut out = Vec::new();
         for prefix in prefixes {
-            let entry = &self.loc_rib[prefix];
+            let Some(entry) = self.loc_rib.get(&prefix) else {
+                continue;
+            };
             let candidates: Vec<Candidate> =
                 entry.paths.iter().map(|p| self.candidate(p)).collect();
             let selection = decision::select(&candidates, &self.config.decision);
@@ -795,11 +799,11 @@ impl Rib {
                             .unwrap_or_else(|| "not selected".to_string())
                     };
                     RouteView {
-                        prefix: *prefix,
+                        prefix,
                         peer: path.peer,
                         attributes: path.attributes.clone(),
                         best,
-                        multipath: i < 64 && entry.multipath & (1 << i) != 0,
+                        multipath: i < 32 && entry.multipath & (1 << i) != 0,
                         age_seconds: now.saturating_sub(path.since) as u64,
                         reason,
                     }
