@@ -85,6 +85,18 @@ impl Clos for FakeClos {
             changed: request.into_inner().prefix != "10.9.0.0/24",
         }))
     }
+
+    async fn refresh_neighbor(
+        &self,
+        request: Request<pb::NeighborRequest>,
+    ) -> Result<Response<pb::RefreshReply>, Status> {
+        match request.into_inner().address.as_str() {
+            "10.0.0.2" => Ok(Response::new(pb::RefreshReply {
+                families: vec!["ipv4-unicast".into()],
+            })),
+            other => Err(Status::not_found(format!("no neighbor {other}"))),
+        }
+    }
 }
 
 /// A running fake daemon; `stop` shuts it down and returns `serve`'s result.

@@ -114,11 +114,14 @@ pub fn path_next_hop(attrs: &PathAttributes) -> Option<IpAddr> {
     }
 }
 
-/// A command the RIB sends back to a session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A command to a session (from the RIB or the API).
+#[derive(Debug)]
 pub enum PeerCommand {
     /// Max-prefix exceeded with action teardown (RFC 4486 Cease 6/1).
     MaxPrefixExceeded,
+    /// Send ROUTE-REFRESH for every negotiated family (RFC 2918); the reply
+    /// names the families, or says why not.
+    RequestRefresh(oneshot::Sender<Result<Vec<Family>, String>>),
 }
 
 #[derive(Debug, Clone)]

@@ -350,6 +350,34 @@ impl PeerTask {
 
     async fn on_command(&mut self, cmd: PeerCommand) {
         match cmd {
+            PeerCommand::RequestRefresh(reply) => {
+                let result = match (
+                    &self.negotiated,
+                    self.conns
+                        .iter()
+                        .find(|c| c.fsm.state() == State::Established),
+                ) {
+                    (Some(neg), Some(conn)) if neg.route_refresh => {
+                        for family in &neg.families {
+                            let (afi, safi) = family.afi_safi();
+                            let _ = conn.writer.send(WriterCmd::Send(Message::RouteRefresh(
+                                RouteRefresh {
+                                    afi,
+                                    subtype: 0,
+                                    safi,
+                                },
+                            )));
+                        }
+                        Ok(neg.families.clone())
+                    }
+                    (Some(_), Some(_)) => Err(
+                        "the neighbor did not advertise the route refresh capability (RFC 2918)"
+                            .to_string(),
+                    ),
+                    _ => Err("the session is not established".to_string()),
+                };
+                let _ = reply.send(result);
+            }
             PeerCommand::MaxPrefixExceeded => {
                 let restart = self.shared.config.max_prefix.and_then(|m| m.restart);
                 self.admin_down = Some(restart.map(|r| Instant::now() + r));

@@ -43,6 +43,7 @@ pub struct Speaker {
     pub router_id: Ipv4Addr,
     peers: Vec<Arc<PeerShared>>,
     rib: mpsc::Sender<RibEvent>,
+    commands: Vec<(PeerId, mpsc::Sender<crate::rib::PeerCommand>)>,
     shutdown: watch::Sender<bool>,
     tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
 }
@@ -63,6 +64,7 @@ impl Speaker {
         let mut tasks = Vec::new();
         let mut handles: Vec<PeerHandle> = Vec::new();
         let mut rib_peers = Vec::new();
+        let mut commands = Vec::new();
         for (i, pc) in config.peers.into_iter().enumerate() {
             let id = (i + 1) as PeerId;
             let shared = Arc::new(PeerShared::new(id, pc.clone()));
@@ -84,6 +86,7 @@ impl Speaker {
             );
             tasks.push(tokio::spawn(task.run()));
             handles.push(handle);
+            commands.push((id, cmd_tx.clone()));
             rib_peers.push(RibPeerHandle {
                 shared,
                 command: cmd_tx,
@@ -126,6 +129,7 @@ impl Speaker {
             router_id: config.router_id,
             peers,
             rib: rib_tx,
+            commands,
             shutdown,
             tasks: std::sync::Mutex::new(tasks),
         })
@@ -159,6 +163,22 @@ impl Speaker {
         let (reply, rx) = oneshot::channel();
         self.rib
             .send(RibEvent::Counts { reply })
+            .await
+            .map_err(|_| Error::Stopped)?;
+        rx.await.map_err(|_| Error::Stopped)
+    }
+
+    /// Ask the neighbor `peer` to resend its routes (ROUTE-REFRESH for each
+    /// negotiated family); the families asked for, or why not.
+    pub async fn request_refresh(
+        &self,
+        peer: PeerId,
+    ) -> Result<Result<Vec<clos_wire::Family>, String>, Error> {
+        let Some((_, tx)) = self.commands.iter().find(|(id, _)| *id == peer) else {
+            return Ok(Err(format!("no peer {peer}")));
+        };
+        let (reply, rx) = oneshot::channel();
+        tx.send(crate::rib::PeerCommand::RequestRefresh(reply))
             .await
             .map_err(|_| Error::Stopped)?;
         rx.await.map_err(|_| Error::Stopped)

@@ -651,3 +651,27 @@ async fn ibgp_export_rules() {
     }
     s.shutdown().await;
 }
+
+/// `closctl bgp refresh`: the speaker sends ROUTE-REFRESH for each
+/// negotiated family (RFC 2918), and refuses when the session is down.
+#[tokio::test]
+async fn refresh_request_sends_route_refresh() {
+    let (l, port) = listener([127, 0, 0, 15]).await;
+    let s = speaker(vec![peer_config(Ipv4Addr::new(127, 0, 0, 15), port, 65001)], vec![]).await;
+    let id = s.peers()[0].id;
+    assert!(s.request_refresh(id).await.unwrap().is_err(), "not established yet");
+    let mut peer = Scripted::accept(&l).await;
+    peer.establish(65001, 90).await;
+    peer.until_end_of_rib().await;
+    let families = s.request_refresh(id).await.unwrap().unwrap();
+    assert_eq!(families, vec![Family::Ipv4Unicast]);
+    assert_eq!(
+        peer.recv_significant().await,
+        Some(Message::RouteRefresh(RouteRefresh {
+            afi: 1,
+            subtype: 0,
+            safi: 1
+        }))
+    );
+    s.shutdown().await;
+}

@@ -32,6 +32,12 @@ pub enum BgpCommand {
         #[arg(long, value_name = "PREFIX")]
         prefix: Option<String>,
     },
+    /// Ask a neighbor to resend its routes (ROUTE-REFRESH, like
+    /// `clear bgp ADDR soft in`).
+    Refresh {
+        /// Neighbor address.
+        address: String,
+    },
     /// Add or remove a prefix this router announces, at run time.
     Originate {
         #[command(subcommand)]
@@ -62,6 +68,7 @@ enum Call {
     Neighbor(String),
     Routes(pb::RoutesRequest),
     Originate { add: bool, prefix: IpNet },
+    Refresh(String),
 }
 
 impl Call {
@@ -87,6 +94,13 @@ impl Call {
                     family: family.unwrap_or_default().to_string(),
                     prefix: prefix.map(|p| p.to_string()).unwrap_or_default(),
                 })
+            }
+            BgpCommand::Refresh { address } => {
+                let address = address.trim();
+                if address.is_empty() {
+                    bail!("neighbor address is empty");
+                }
+                Call::Refresh(address.to_string())
             }
             BgpCommand::Originate { action } => match action {
                 OriginateAction::Add { prefix } => Call::Originate {
@@ -139,6 +153,21 @@ async fn execute(socket: &Path, json: bool, call: Call) -> anyhow::Result<String
                 .map_err(daemon_error)?
                 .into_inner();
             pick(json, &reply, render::routes)
+        }
+        Call::Refresh(address) => {
+            let reply = client
+                .refresh_neighbor(pb::NeighborRequest {
+                    address: address.clone(),
+                })
+                .await
+                .map_err(daemon_error)?
+                .into_inner();
+            pick(json, &reply, |r| {
+                format!(
+                    "asked {address} to resend its routes ({})\n",
+                    r.families.join(", ")
+                )
+            })
         }
         Call::Originate { add, prefix } => {
             let request = pb::OriginateRequest {

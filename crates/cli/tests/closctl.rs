@@ -152,6 +152,18 @@ impl Clos for FakeClos {
             changed: originated.len() != before,
         }))
     }
+
+    async fn refresh_neighbor(
+        &self,
+        request: Request<pb::NeighborRequest>,
+    ) -> Result<Response<pb::RefreshReply>, Status> {
+        match request.into_inner().address.as_str() {
+            "10.0.0.2" => Ok(Response::new(pb::RefreshReply {
+                families: vec!["ipv4-unicast".into()],
+            })),
+            other => Err(Status::not_found(format!("no neighbor {other}"))),
+        }
+    }
 }
 
 /// A fake closd on its own thread and runtime, stopped on drop.
@@ -371,6 +383,21 @@ fn bgp_originate() {
     assert_eq!(
         run(&["bgp", "originate", "add", "2001:db8:9::/48"]),
         "already originating 2001:db8:9::/48\n"
+    );
+}
+
+#[test]
+fn bgp_refresh() {
+    let daemon = Daemon::start();
+    assert_eq!(
+        stdout(&daemon.closctl(&["bgp", "refresh", "10.0.0.2"])),
+        "asked 10.0.0.2 to resend its routes (ipv4-unicast)\n"
+    );
+    let value = json(&daemon.closctl(&["bgp", "refresh", "10.0.0.2", "--json"]));
+    assert_eq!(value, serde_json::json!({ "families": ["ipv4-unicast"] }));
+    assert_eq!(
+        failure(&daemon.closctl(&["bgp", "refresh", "10.0.0.9"])),
+        "error: no neighbor 10.0.0.9"
     );
 }
 

@@ -339,4 +339,25 @@ impl Clos for ApiService {
             .map_err(internal)?;
         Ok(Response::new(pb::OriginateReply { changed }))
     }
+
+    async fn refresh_neighbor(
+        &self,
+        request: Request<pb::NeighborRequest>,
+    ) -> Result<Response<pb::RefreshReply>, Status> {
+        let peer = self.find_peer(&request.get_ref().address)?;
+        match self
+            .speaker
+            .request_refresh(peer.id)
+            .await
+            .map_err(internal)?
+        {
+            Ok(families) => Ok(Response::new(pb::RefreshReply {
+                families: families.iter().map(|f| f.name().to_string()).collect(),
+            })),
+            Err(why) => Err(Status::failed_precondition(format!(
+                "cannot refresh {}: {why}",
+                peer.config.address
+            ))),
+        }
+    }
 }
