@@ -273,7 +273,12 @@ pub fn rfc8950_bytes() -> Vec<u8> {
 fn rfc8950_ipv4_over_ipv6_next_hop() {
     let bytes = rfc8950_bytes();
     seed("update-rfc8950", &bytes);
-    let (u, issues) = decode_update(&bytes, &FOUR);
+    // Only a session that negotiated RFC 8950 accepts it (RFC 7606 §7.11).
+    let codec = SessionCodec {
+        extended_next_hop_ipv4: true,
+        ..FOUR
+    };
+    let (u, issues) = decode_update(&bytes, &codec);
     assert!(issues.is_empty());
     let reach = u.attributes.mp_reach.clone().unwrap();
     assert_eq!((reach.afi, reach.safi), (1, 1));
@@ -289,7 +294,7 @@ fn rfc8950_ipv4_over_ipv6_next_hop() {
         vec![net("198.51.100.0/24")]
     );
     assert_eq!(u.attributes.as_path, Some(AsPath::default()));
-    assert_eq!(encode(&Message::Update(u), &FOUR), bytes);
+    assert_eq!(encode(&Message::Update(u), &codec), bytes);
 }
 
 pub fn two_octet_as4_bytes() -> Vec<u8> {
