@@ -317,14 +317,14 @@ impl<A: Address> Table<A> {
                 for i in 0..G {
                     let e = a_entry[i];
                     b_entry[i] = e;
-                    let b = if e & CHILD != 0 {
-                        (e ^ CHILD) as usize
-                    } else {
-                        0
-                    };
-                    let ix = self.slot_index_unchecked(b, addrs[base + i].stride(16));
-                    b_index[i] = ix;
-                    prefetch(&self.arena, ix);
+                    // Most random addresses end at the first level: skip
+                    // the chunk arithmetic and the prefetch for them.
+                    if e & CHILD != 0 {
+                        let ix = self
+                            .slot_index_unchecked((e ^ CHILD) as usize, addrs[base + i].stride(16));
+                        b_index[i] = ix;
+                        prefetch(&self.arena, ix);
+                    }
                 }
             }
             if k < groups {
