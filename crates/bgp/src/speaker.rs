@@ -52,12 +52,25 @@ impl Speaker {
     /// Bind the listeners and start every task. Fails (starting nothing)
     /// when a listen address cannot be bound.
     pub async fn start(config: SpeakerConfig) -> Result<Speaker, Error> {
+        let listeners = bind_all(&config.listen)?;
+        Speaker::start_with(config, listeners).await
+    }
+
+    /// Start with listeners bound beforehand (`bind_all`), so a daemon can
+    /// bind port 179 and drop its privileges before any thread exists.
+    pub async fn start_with(
+        config: SpeakerConfig,
+        bound: Vec<std::net::TcpListener>,
+    ) -> Result<Speaker, Error> {
         let mut listeners = Vec::new();
-        for addr in &config.listen {
-            listeners.push(bind(*addr).map_err(|e| Error::Listen {
-                address: *addr,
-                source: e,
-            })?);
+        for listener in bound {
+            let address = listener
+                .local_addr()
+                .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+            listeners.push(
+                TcpListener::from_std(listener)
+                    .map_err(|e| Error::Listen { address, source: e })?,
+            );
         }
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (rib_tx, rib_rx) = mpsc::channel(RIB_CHANNEL);
@@ -230,7 +243,21 @@ async fn dispatch(handles: &[PeerHandle], stream: tokio::net::TcpStream, remote:
     }
 }
 
-fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+/// Bind every listen address (no runtime needed). Fails on the first
+/// address that cannot be bound, naming it.
+pub fn bind_all(addresses: &[SocketAddr]) -> Result<Vec<std::net::TcpListener>, Error> {
+    addresses
+        .iter()
+        .map(|a| {
+            bind(*a).map_err(|e| Error::Listen {
+                address: *a,
+                source: e,
+            })
+        })
+        .collect()
+}
+
+fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     let domain = match addr {
         SocketAddr::V4(_) => socket2::Domain::IPV4,
         SocketAddr::V6(_) => socket2::Domain::IPV6,
@@ -245,7 +272,7 @@ fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     sock.set_nonblocking(true)?;
     sock.bind(&addr.into())?;
     sock.listen(128)?;
-    TcpListener::from_std(sock.into())
+    Ok(sock.into())
 }
 
 /// The remote-AS rule's eBGP/iBGP nature for TTL defaults.

@@ -657,9 +657,16 @@ async fn ibgp_export_rules() {
 #[tokio::test]
 async fn refresh_request_sends_route_refresh() {
     let (l, port) = listener([127, 0, 0, 15]).await;
-    let s = speaker(vec![peer_config(Ipv4Addr::new(127, 0, 0, 15), port, 65001)], vec![]).await;
+    let s = speaker(
+        vec![peer_config(Ipv4Addr::new(127, 0, 0, 15), port, 65001)],
+        vec![],
+    )
+    .await;
     let id = s.peers()[0].id;
-    assert!(s.request_refresh(id).await.unwrap().is_err(), "not established yet");
+    assert!(
+        s.request_refresh(id).await.unwrap().is_err(),
+        "not established yet"
+    );
     let mut peer = Scripted::accept(&l).await;
     peer.establish(65001, 90).await;
     peer.until_end_of_rib().await;

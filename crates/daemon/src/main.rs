@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod convert;
+mod privileges;
 mod service;
 
 use std::path::PathBuf;
@@ -68,6 +69,16 @@ fn main() -> std::process::ExitCode {
         println!("{}: configuration OK", args.config.display());
         return std::process::ExitCode::SUCCESS;
     }
+    // Bind port 179 and drop privileges before the runtime starts its
+    // threads: capabilities are per thread, and new threads inherit them.
+    let listeners = match clos_bgp::speaker::bind_all(&speaker_config.listen) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("closd: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    privileges::drop_all_but(&privileges::needed(&config));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("closd")
@@ -79,7 +90,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(config, speaker_config)) {
+    match runtime.block_on(run(config, speaker_config, listeners)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("closd: {e:#}");
@@ -91,8 +102,9 @@ fn main() -> std::process::ExitCode {
 async fn run(
     config: clos_config::Config,
     speaker_config: clos_bgp::speaker::SpeakerConfig,
+    listeners: Vec<std::net::TcpListener>,
 ) -> anyhow::Result<()> {
-    let speaker = clos_bgp::speaker::Speaker::start(speaker_config)
+    let speaker = clos_bgp::speaker::Speaker::start_with(speaker_config, listeners)
         .await
         .context("starting the BGP speaker")?;
     let speaker = Arc::new(speaker);
