@@ -35,8 +35,8 @@ use std::time::Duration;
 use bytes::BytesMut;
 use clos_wire::{
     decode_message, encode_announcements, encode_end_of_rib, encode_message, encode_withdrawals,
-    frame, notification as code, Capability, Family, IpNet, Message, Notification, RouteRefresh,
-    SessionCodec, UpdateAction,
+    frame, notification as code, Capability, Decoded, Family, IpNet, Message, Notification,
+    RouteRefresh, SessionCodec, UpdateAction,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -89,6 +89,39 @@ struct Conn {
     reader_task: JoinHandle<()>,
     local: SocketAddr,
     remote: SocketAddr,
+    link: Arc<ReaderLink>,
+}
+
+/// What a connection's reader shares with the peer task.
+///
+/// Once the session is Established the reader turns UPDATEs into RIB events
+/// itself (the fast path), so bulk routes do not pass through the peer task
+/// and its FSM. It switches only when the peer task has finished every
+/// message the reader forwarded before (`processed`), so the RIB sees the
+/// connection's UPDATEs in order. Every message read stamps `last_rx_ms`,
+/// which the peer task's hold timer accepts as liveness (RFC 4271 §4.4: any
+/// UPDATE or KEEPALIVE restarts the hold timer).
+#[derive(Default)]
+struct ReaderLink {
+    established: std::sync::OnceLock<FastPath>,
+    processed: std::sync::atomic::AtomicU64,
+    last_rx_ms: std::sync::atomic::AtomicU64,
+}
+
+struct FastPath {
+    shared: Arc<PeerShared>,
+    negotiated: Arc<crate::fsm::Negotiated>,
+    local_asn: clos_wire::Asn,
+    rib: mpsc::Sender<RibEvent>,
+}
+
+/// Milliseconds on a process-wide monotonic clock.
+fn now_ms() -> u64 {
+    static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    EPOCH
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_millis() as u64
 }
 
 /// Everything a peer task needs.
@@ -186,6 +219,17 @@ impl PeerTask {
                     Some(result) = self.connect_rx.recv() => self.on_connected(result).await,
                     _ = sleep_until(hold.unwrap_or_else(far_future)), if hold.is_some() => {
                         let now = Instant::now();
+                        // A fast-path UPDATE counts as liveness too.
+                        for c in self.conns.iter_mut() {
+                            if let (Some(d), Some(hold), State::Established) =
+                                (c.hold_deadline, c.fsm.negotiated().and_then(|n| n.hold_duration()), c.fsm.state())
+                            {
+                                let idle = Duration::from_millis(now_ms().saturating_sub(c.link.last_rx_ms.load(Ordering::Relaxed)));
+                                if d <= now && idle < hold {
+                                    c.hold_deadline = Some(now + (hold - idle));
+                                }
+                            }
+                        }
                         let expired: Vec<u64> = self.conns.iter()
                             .filter(|c| c.hold_deadline.is_some_and(|d| d <= now))
                             .map(|c| c.id).collect();
@@ -324,12 +368,14 @@ impl PeerTask {
         let (writer_tx, writer_rx) = mpsc::unbounded_channel();
         let writer_task =
             tokio::spawn(write_loop(write, writer_rx, self.shared.clone()).in_current_span());
+        let link = Arc::new(ReaderLink::default());
         let reader_task = tokio::spawn(
             read_loop(
                 id,
                 read,
                 self.events_tx.clone(),
                 self.local.extended_next_hop,
+                link.clone(),
             )
             .in_current_span(),
         );
@@ -344,6 +390,7 @@ impl PeerTask {
             reader_task,
             local,
             remote,
+            link,
         });
         self.apply(id, outputs).await;
     }
@@ -430,6 +477,9 @@ impl PeerTask {
             }
         }
         self.step(id, input).await;
+        if let Some(conn) = self.conns.iter().find(|c| c.id == id) {
+            conn.link.processed.fetch_add(1, Ordering::Release);
+        }
     }
 
     /// Feed the connection's FSM and carry out its outputs.
@@ -546,6 +596,12 @@ impl PeerTask {
             s.remote = Some(remote);
             s.last_error.clear();
         });
+        let _ = conn.link.established.set(FastPath {
+            shared: self.shared.clone(),
+            negotiated: Arc::new(neg.clone()),
+            local_asn: self.local.asn,
+            rib: self.rib.clone(),
+        });
         let out = AdjRibOutQueue::new();
         let keepalive = (neg.keepalive > 0).then(|| Duration::from_secs(neg.keepalive as u64));
         let _ = conn.writer.send(WriterCmd::Start {
@@ -638,132 +694,145 @@ impl PeerTask {
         let Some(neg) = self.negotiated.clone() else {
             return;
         };
-        let counters = &self.shared.counters;
-        let mut treat_as_withdraw = false;
-        for issue in &issues {
-            // RFC 7606 §7.5, §7.9, §7.10: LOCAL_PREF, ORIGINATOR_ID and
-            // CLUSTER_LIST from an external peer are discarded, whatever
-            // their length; the codec does not know the peer is external.
-            let external_only = !neg.internal
-                && matches!(issue.type_code, 5 | 9 | 10)
-                && issue.action == UpdateAction::TreatAsWithdraw;
-            let action = if external_only {
-                UpdateAction::AttributeDiscard
-            } else {
-                issue.action
-            };
-            match action {
-                UpdateAction::TreatAsWithdraw => {
-                    treat_as_withdraw = true;
-                    PeerCounters::add(&counters.withdrawn_treated, 1);
-                    warn!(type_code = issue.type_code, reason = %issue.reason, "malformed UPDATE: treat-as-withdraw (RFC 7606)");
-                }
-                UpdateAction::AttributeDiscard => {
-                    PeerCounters::add(&counters.attributes_discarded, 1);
-                    warn!(type_code = issue.type_code, reason = %issue.reason, "malformed attribute discarded (RFC 7606)");
-                }
-            }
-        }
-        let mut attributes = update.attributes;
-        let mp_reach = attributes.mp_reach.take();
-        let mp_unreach = attributes.mp_unreach.take();
-        let mut withdrawn: Vec<IpNet> = update.withdrawn.iter().map(|p| IpNet::V4(*p)).collect();
-        withdrawn.extend(mp_unreach.iter().flat_map(|u| u.withdrawn.iter().copied()));
-
-        if !neg.internal {
-            // §5.1.5: LOCAL_PREF from an external peer is ignored; RFC
-            // 7606 §7.9/§7.10: ORIGINATOR_ID and CLUSTER_LIST from one are
-            // discarded (they would otherwise leak into the iBGP mesh).
-            attributes.local_pref = None;
-            if attributes.originator_id.take().is_some() {
-                PeerCounters::add(&counters.attributes_discarded, 1);
-            }
-            if !attributes.cluster_list.is_empty() {
-                attributes.cluster_list.clear();
-                PeerCounters::add(&counters.attributes_discarded, 1);
-            }
-            let first_ok =
-                attributes.as_path.as_ref().and_then(|p| p.first_asn()) == Some(neg.remote_asn);
-            let has_nlri =
-                !update.nlri.is_empty() || mp_reach.as_ref().is_some_and(|r| !r.nlri.is_empty());
-            if has_nlri && !first_ok {
-                // RFC 4271 §6.3, RFC 7606 §7.2: the leftmost AS must be
-                // the peer's.
-                warn!(as_path = ?attributes.as_path, "first AS of AS_PATH is not the peer's: treat-as-withdraw");
-                treat_as_withdraw = true;
-                PeerCounters::add(&counters.withdrawn_treated, 1);
-            }
-        }
-        let own_as_in_path = attributes
-            .as_path
-            .as_ref()
-            .is_some_and(|p| p.contains(self.local.asn));
-
-        // Group announcements by next hop: classic NLRI and MP_REACH.
-        let mut groups: Vec<(clos_wire::PathAttributes, Vec<IpNet>)> = Vec::new();
-        let both = !update.nlri.is_empty() && mp_reach.is_some();
-        if !update.nlri.is_empty() {
-            let a = if both {
-                attributes.clone()
-            } else {
-                std::mem::take(&mut attributes)
-            };
-            groups.push((a, update.nlri.iter().map(|p| IpNet::V4(*p)).collect()));
-        }
-        if let Some(reach) = mp_reach {
-            let mut a = std::mem::take(&mut attributes);
-            a.next_hop = None;
-            let nlri = reach.nlri.clone();
-            a.mp_reach = Some(clos_wire::MpReach {
-                nlri: vec![],
-                ..reach
-            });
-            if !nlri.is_empty() {
-                groups.push((a, nlri));
-            }
-        }
-        let import = &self.shared.config.import;
-        let mut events = Vec::new();
-        for (attrs, prefixes) in groups {
-            let mut announced = Vec::with_capacity(prefixes.len());
-            let mut filtered = 0u64;
-            for p in prefixes {
-                if !neg.families.contains(&Family::of(&p)) {
-                    continue; // a family not negotiated: ignore (RFC 4760 §7)
-                }
-                if treat_as_withdraw || own_as_in_path || !import.permits(&p) {
-                    // Not accepted: any earlier path for it is withdrawn.
-                    withdrawn.push(p);
-                    if !treat_as_withdraw {
-                        filtered += 1;
-                    }
-                } else {
-                    announced.push(p);
-                }
-            }
-            events.push(RibEvent::Update {
-                peer: self.shared.id,
-                attributes: Arc::new(attrs),
-                announced,
-                withdrawn: Vec::new(),
-                filtered,
-            });
-        }
-        if !withdrawn.is_empty() {
-            events.push(RibEvent::Update {
-                peer: self.shared.id,
-                attributes: Arc::new(clos_wire::PathAttributes::default()),
-                announced: Vec::new(),
-                withdrawn,
-                filtered: 0,
-            });
-        }
-        for e in events {
+        for e in update_events(&self.shared, &neg, self.local.asn, update, issues) {
             if self.rib.send(e).await.is_err() {
                 return;
             }
         }
     }
+}
+
+/// An UPDATE received in Established, as RIB events: RFC 7606 outcome,
+/// eBGP checks (§5.1.5, §6.3), import policy, one event per next-hop group.
+/// Used by the peer task and by the reader's fast path alike.
+fn update_events(
+    shared: &PeerShared,
+    neg: &crate::fsm::Negotiated,
+    local_asn: clos_wire::Asn,
+    update: clos_wire::Update,
+    issues: Vec<clos_wire::UpdateIssue>,
+) -> Vec<RibEvent> {
+    let counters = &shared.counters;
+    let mut treat_as_withdraw = false;
+    for issue in &issues {
+        // RFC 7606 §7.5, §7.9, §7.10: LOCAL_PREF, ORIGINATOR_ID and
+        // CLUSTER_LIST from an external peer are discarded, whatever
+        // their length; the codec does not know the peer is external.
+        let external_only = !neg.internal
+            && matches!(issue.type_code, 5 | 9 | 10)
+            && issue.action == UpdateAction::TreatAsWithdraw;
+        let action = if external_only {
+            UpdateAction::AttributeDiscard
+        } else {
+            issue.action
+        };
+        match action {
+            UpdateAction::TreatAsWithdraw => {
+                treat_as_withdraw = true;
+                PeerCounters::add(&counters.withdrawn_treated, 1);
+                warn!(type_code = issue.type_code, reason = %issue.reason, "malformed UPDATE: treat-as-withdraw (RFC 7606)");
+            }
+            UpdateAction::AttributeDiscard => {
+                PeerCounters::add(&counters.attributes_discarded, 1);
+                warn!(type_code = issue.type_code, reason = %issue.reason, "malformed attribute discarded (RFC 7606)");
+            }
+        }
+    }
+    let mut attributes = update.attributes;
+    let mp_reach = attributes.mp_reach.take();
+    let mp_unreach = attributes.mp_unreach.take();
+    let mut withdrawn: Vec<IpNet> = update.withdrawn.iter().map(|p| IpNet::V4(*p)).collect();
+    withdrawn.extend(mp_unreach.iter().flat_map(|u| u.withdrawn.iter().copied()));
+
+    if !neg.internal {
+        // §5.1.5: LOCAL_PREF from an external peer is ignored; RFC
+        // 7606 §7.9/§7.10: ORIGINATOR_ID and CLUSTER_LIST from one are
+        // discarded (they would otherwise leak into the iBGP mesh).
+        attributes.local_pref = None;
+        if attributes.originator_id.take().is_some() {
+            PeerCounters::add(&counters.attributes_discarded, 1);
+        }
+        if !attributes.cluster_list.is_empty() {
+            attributes.cluster_list.clear();
+            PeerCounters::add(&counters.attributes_discarded, 1);
+        }
+        let first_ok =
+            attributes.as_path.as_ref().and_then(|p| p.first_asn()) == Some(neg.remote_asn);
+        let has_nlri =
+            !update.nlri.is_empty() || mp_reach.as_ref().is_some_and(|r| !r.nlri.is_empty());
+        if has_nlri && !first_ok {
+            // RFC 4271 §6.3, RFC 7606 §7.2: the leftmost AS must be
+            // the peer's.
+            warn!(as_path = ?attributes.as_path, "first AS of AS_PATH is not the peer's: treat-as-withdraw");
+            treat_as_withdraw = true;
+            PeerCounters::add(&counters.withdrawn_treated, 1);
+        }
+    }
+    let own_as_in_path = attributes
+        .as_path
+        .as_ref()
+        .is_some_and(|p| p.contains(local_asn));
+
+    // Group announcements by next hop: classic NLRI and MP_REACH.
+    let mut groups: Vec<(clos_wire::PathAttributes, Vec<IpNet>)> = Vec::new();
+    let both = !update.nlri.is_empty() && mp_reach.is_some();
+    if !update.nlri.is_empty() {
+        let a = if both {
+            attributes.clone()
+        } else {
+            std::mem::take(&mut attributes)
+        };
+        groups.push((a, update.nlri.iter().map(|p| IpNet::V4(*p)).collect()));
+    }
+    if let Some(reach) = mp_reach {
+        let mut a = std::mem::take(&mut attributes);
+        a.next_hop = None;
+        let nlri = reach.nlri.clone();
+        a.mp_reach = Some(clos_wire::MpReach {
+            nlri: vec![],
+            ..reach
+        });
+        if !nlri.is_empty() {
+            groups.push((a, nlri));
+        }
+    }
+    let import = &shared.config.import;
+    let mut events = Vec::new();
+    for (attrs, prefixes) in groups {
+        let mut announced = Vec::with_capacity(prefixes.len());
+        let mut filtered = 0u64;
+        for p in prefixes {
+            if !neg.families.contains(&Family::of(&p)) {
+                continue; // a family not negotiated: ignore (RFC 4760 §7)
+            }
+            if treat_as_withdraw || own_as_in_path || !import.permits(&p) {
+                // Not accepted: any earlier path for it is withdrawn.
+                withdrawn.push(p);
+                if !treat_as_withdraw {
+                    filtered += 1;
+                }
+            } else {
+                announced.push(p);
+            }
+        }
+        events.push(RibEvent::Update {
+            peer: shared.id,
+            attributes: Arc::new(attrs),
+            announced,
+            withdrawn: Vec::new(),
+            filtered,
+        });
+    }
+    if !withdrawn.is_empty() {
+        events.push(RibEvent::Update {
+            peer: shared.id,
+            attributes: Arc::new(clos_wire::PathAttributes::default()),
+            announced: Vec::new(),
+            withdrawn,
+            filtered: 0,
+        });
+    }
+    events
 }
 
 fn far_future() -> Instant {
@@ -814,8 +883,12 @@ async fn read_loop(
     mut read: OwnedReadHalf,
     events: mpsc::Sender<(u64, Input)>,
     offer_extended_next_hop: bool,
+    link: Arc<ReaderLink>,
 ) {
     let mut buf = BytesMut::with_capacity(64 * 1024);
+    // Messages handed to the peer task, and whether UPDATEs now bypass it.
+    let mut forwarded: u64 = 0;
+    let mut fast = false;
     // Until the peer's OPEN arrives: 2-octet ASNs, 4096-byte messages. We
     // always offer 4-octet ASNs and extended messages, so what the peer's
     // OPEN offers is what the session uses.
@@ -844,6 +917,34 @@ async fn read_loop(
                                         }),
                                 };
                             }
+                            link.last_rx_ms.store(now_ms(), Ordering::Relaxed);
+                            if matches!(decoded.message, Message::Update(_)) {
+                                if !fast && link.established.get().is_some() {
+                                    fast = link.processed.load(Ordering::Acquire) == forwarded;
+                                }
+                                if let (true, Some(fp)) = (fast, link.established.get()) {
+                                    let Decoded { message, issues } = decoded;
+                                    let Message::Update(update) = message else {
+                                        continue;
+                                    };
+                                    let c = &fp.shared.counters;
+                                    PeerCounters::add(&c.messages_received, 1);
+                                    PeerCounters::add(&c.updates_received, 1);
+                                    for e in update_events(
+                                        &fp.shared,
+                                        &fp.negotiated,
+                                        fp.local_asn,
+                                        update,
+                                        issues,
+                                    ) {
+                                        if fp.rib.send(e).await.is_err() {
+                                            return;
+                                        }
+                                    }
+                                    continue;
+                                }
+                            }
+                            forwarded += 1;
                             if events.send((id, Input::Message(decoded))).await.is_err() {
                                 return;
                             }

@@ -682,3 +682,43 @@ async fn refresh_request_sends_route_refresh() {
     );
     s.shutdown().await;
 }
+
+/// UPDATEs handled on the reader's fast path still count as liveness: a peer
+/// that only sends UPDATEs (no KEEPALIVE) for longer than the hold time keeps
+/// its session (RFC 4271 §4.4); when it goes silent the hold timer fires.
+#[tokio::test]
+async fn updates_alone_keep_the_hold_timer_alive() {
+    let (l, port) = listener([127, 0, 0, 16]).await;
+    let mut cfg = peer_config(Ipv4Addr::new(127, 0, 0, 16), port, 65001);
+    cfg.hold_time = 3;
+    let s = speaker(vec![cfg], vec![]).await;
+    let mut peer = Scripted::accept(&l).await;
+    peer.establish(65001, 3).await;
+    peer.until_end_of_rib().await;
+    let started = std::time::Instant::now();
+    let mut n = 0u8;
+    while started.elapsed() < Duration::from_secs(5) {
+        let prefix = format!("198.51.{n}.0/24");
+        peer.send(&announcement(65001, &[prefix.as_str()])).await;
+        n = n.wrapping_add(1);
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    assert_eq!(
+        s.peers()[0].state(),
+        clos_bgp::fsm::State::Established,
+        "the session dropped although UPDATEs kept coming"
+    );
+    assert!(s.peers()[0].session().last_notification_sent.is_empty());
+    // Silence: now the hold timer expires.
+    loop {
+        match peer.recv().await {
+            Some(Message::Notification(n)) => {
+                assert_eq!((n.code, n.subcode), (4, 0));
+                break;
+            }
+            Some(_) => continue,
+            None => panic!("closed without NOTIFICATION"),
+        }
+    }
+    s.shutdown().await;
+}
