@@ -2,170 +2,21 @@
 //! plays one side of a BGP session byte by byte (with `clos-wire`) and
 //! checks what the speaker sends and what lands in its Loc-RIB.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+mod common;
+
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use clos_bgp::decision::DecisionOptions;
-use clos_bgp::fsm::RemoteAsRule;
-use clos_bgp::peer::{MaxPrefix, MaxPrefixAction, PeerConfig};
+use clos_bgp::peer::{MaxPrefix, MaxPrefixAction};
 use clos_bgp::policy::Policy;
-use clos_bgp::rib::{RouteFilter, RouteView};
+use clos_bgp::rib::RouteFilter;
 use clos_bgp::speaker::{Speaker, SpeakerConfig};
 use clos_wire::{
-    decode_message, encode_message, frame, AsPath, Capability, Family, IpNet, Message, Open,
-    Origin, PathAttributes, RouteRefresh, SessionCodec, Update,
+    encode_message, AsPath, Family, IpNet, Message, Origin, PathAttributes, RouteRefresh, Update,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::time::timeout;
-
-const LOCAL_AS: u32 = 65000;
-const WAIT: Duration = Duration::from_secs(15);
-
-fn p(s: &str) -> IpNet {
-    s.parse().unwrap()
-}
-
-fn peer_config(address: Ipv4Addr, port: u16, remote_as: u32) -> PeerConfig {
-    PeerConfig {
-        address: IpAddr::V4(address),
-        port,
-        local_address: Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1))),
-        remote_as: RemoteAsRule::Exact(remote_as),
-        passive: false,
-        families: vec![Family::Ipv4Unicast],
-        import: Policy::Accept,
-        export: Policy::Accept,
-        hold_time: 90,
-        connect_retry: Duration::from_secs(1),
-        max_prefix: None,
-        description: String::new(),
-        next_hop_self: false,
-        ttl: 64,
-    }
-}
-
-async fn speaker(peers: Vec<PeerConfig>, originate: Vec<IpNet>) -> Arc<Speaker> {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-    Arc::new(
-        Speaker::start(SpeakerConfig {
-            asn: LOCAL_AS,
-            router_id: Ipv4Addr::new(10, 0, 0, 1),
-            listen: vec![],
-            originate,
-            multipath: 1,
-            decision: DecisionOptions::default(),
-            peers,
-        })
-        .await
-        .unwrap(),
-    )
-}
-
-/// A BGP speaker played by the test.
-struct Scripted {
-    stream: TcpStream,
-    buf: Vec<u8>,
-    codec: SessionCodec,
-}
-
-impl Scripted {
-    async fn accept(listener: &TcpListener) -> Scripted {
-        let (stream, _) = timeout(WAIT, listener.accept()).await.unwrap().unwrap();
-        Scripted {
-            stream,
-            buf: Vec::new(),
-            codec: SessionCodec::default(),
-        }
-    }
-
-    async fn send(&mut self, m: &Message) {
-        let mut out = Vec::new();
-        encode_message(m, &self.codec, &mut out).unwrap();
-        self.stream.write_all(&out).await.unwrap();
-    }
-
-    async fn send_raw(&mut self, bytes: &[u8]) {
-        self.stream.write_all(bytes).await.unwrap();
-    }
-
-    /// The next message, or None when the connection closed.
-    async fn recv(&mut self) -> Option<Message> {
-        loop {
-            if let Some(n) = frame(&self.buf, &self.codec).unwrap() {
-                let bytes: Vec<u8> = self.buf.drain(..n).collect();
-                return Some(decode_message(&bytes, &self.codec).unwrap().message);
-            }
-            let mut chunk = [0u8; 65536];
-            let n = timeout(WAIT, self.stream.read(&mut chunk))
-                .await
-                .expect("timed out waiting for a message")
-                .ok()?;
-            if n == 0 {
-                return None;
-            }
-            self.buf.extend_from_slice(&chunk[..n]);
-        }
-    }
-
-    /// The next message that is not a KEEPALIVE.
-    async fn recv_significant(&mut self) -> Option<Message> {
-        loop {
-            match self.recv().await? {
-                Message::Keepalive => continue,
-                m => return Some(m),
-            }
-        }
-    }
-
-    /// Read the speaker's OPEN, answer with ours, and finish the handshake.
-    async fn establish(&mut self, asn: u32, hold: u16) -> Open {
-        let Some(Message::Open(theirs)) = self.recv().await else {
-            panic!("expected OPEN");
-        };
-        self.send(&Message::Open(open(asn, hold))).await;
-        self.send(&Message::Keepalive).await;
-        assert_eq!(self.recv().await, Some(Message::Keepalive));
-        self.codec = SessionCodec {
-            four_octet_as: true,
-            extended_message: false,
-            extended_next_hop_ipv4: false,
-        };
-        theirs
-    }
-
-    /// Collect announcements until End-of-RIB for IPv4.
-    async fn until_end_of_rib(&mut self) -> Vec<Update> {
-        let mut updates = Vec::new();
-        loop {
-            match self.recv_significant().await {
-                Some(Message::Update(u)) if u.end_of_rib() == Some(Family::Ipv4Unicast) => {
-                    return updates
-                }
-                Some(Message::Update(u)) => updates.push(u),
-                other => panic!("expected UPDATE, got {other:?}"),
-            }
-        }
-    }
-}
-
-fn open(asn: u32, hold: u16) -> Open {
-    Open {
-        version: 4,
-        my_as: u16::try_from(asn).unwrap_or(clos_wire::AS_TRANS),
-        hold_time: hold,
-        bgp_identifier: Ipv4Addr::new(10, 0, 0, 2),
-        capabilities: vec![
-            Capability::Multiprotocol { afi: 1, safi: 1 },
-            Capability::RouteRefresh,
-            Capability::FourOctetAs(asn),
-        ],
-    }
-}
+use common::*;
 
 fn announcement(asn: u32, prefixes: &[&str]) -> Message {
     Message::Update(Update {
@@ -193,34 +44,6 @@ fn announcement(asn: u32, prefixes: &[&str]) -> Message {
     })
 }
 
-async fn wait_routes(
-    speaker: &Speaker,
-    what: &str,
-    cond: impl Fn(&[RouteView]) -> bool,
-) -> Vec<RouteView> {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let routes = speaker.routes(RouteFilter::default()).await.unwrap();
-        if cond(&routes) {
-            return routes;
-        }
-        if tokio::time::Instant::now() > deadline {
-            panic!("timed out waiting for {what}: {routes:#?}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn has(routes: &[RouteView], prefix: &str) -> bool {
-    routes.iter().any(|r| r.prefix == p(prefix))
-}
-
-async fn listener(ip: [u8; 4]) -> (TcpListener, u16) {
-    let l = TcpListener::bind(SocketAddr::from((ip, 0))).await.unwrap();
-    let port = l.local_addr().unwrap().port();
-    (l, port)
-}
-
 #[tokio::test]
 async fn routes_flow_both_ways_with_attributes() {
     let (l, port) = listener([127, 0, 0, 2]).await;
@@ -230,7 +53,7 @@ async fn routes_flow_both_ways_with_attributes() {
     )
     .await;
     let mut peer = Scripted::accept(&l).await;
-    let their_open = peer.establish(65001, 90).await;
+    let their_open = peer.establish(open(65001, 90)).await;
     assert_eq!(their_open.asn(), LOCAL_AS);
 
     // The originated prefix arrives with our AS and our address as next hop.
@@ -302,8 +125,8 @@ async fn routes_are_readvertised_between_ebgp_peers() {
     .await;
     let mut a = Scripted::accept(&la).await;
     let mut b = Scripted::accept(&lb).await;
-    a.establish(65001, 90).await;
-    b.establish(65002, 90).await;
+    a.establish(open(65001, 90)).await;
+    b.establish(open(65002, 90)).await;
     assert!(a.until_end_of_rib().await.is_empty());
     assert!(b.until_end_of_rib().await.is_empty());
 
@@ -367,7 +190,7 @@ async fn hold_timer_expiry_sends_4_0_and_flushes_routes() {
     cfg.hold_time = 3;
     let s = speaker(vec![cfg], vec![]).await;
     let mut peer = Scripted::accept(&l).await;
-    peer.establish(65001, 3).await;
+    peer.establish(open(65001, 3)).await;
     peer.send(&announcement(65001, &["198.51.100.0/24"])).await;
     wait_routes(&s, "the route", |r| has(r, "198.51.100.0/24")).await;
     // Go silent: no KEEPALIVEs. Within the hold time the speaker gives up.
@@ -400,7 +223,7 @@ async fn malformed_attribute_is_treat_as_withdraw_and_session_survives() {
     )
     .await;
     let mut peer = Scripted::accept(&l).await;
-    peer.establish(65001, 90).await;
+    peer.establish(open(65001, 90)).await;
     peer.send(&announcement(65001, &["198.51.100.0/24"])).await;
     wait_routes(&s, "the route", |r| has(r, "198.51.100.0/24")).await;
     // The same prefix again with ORIGIN = 7 (invalid): RFC 7606 §7.1 says
@@ -438,7 +261,7 @@ async fn route_refresh_resends_the_table() {
     )
     .await;
     let mut peer = Scripted::accept(&l).await;
-    peer.establish(65001, 90).await;
+    peer.establish(open(65001, 90)).await;
     assert_eq!(peer.until_end_of_rib().await.len(), 1);
     peer.send(&Message::RouteRefresh(RouteRefresh {
         afi: 1,
@@ -464,7 +287,7 @@ async fn max_prefix_teardown_sends_cease_6_1() {
     });
     let s = speaker(vec![cfg], vec![]).await;
     let mut peer = Scripted::accept(&l).await;
-    peer.establish(65001, 90).await;
+    peer.establish(open(65001, 90)).await;
     peer.until_end_of_rib().await;
     peer.send(&announcement(
         65001,
@@ -486,7 +309,7 @@ async fn import_policy_reject_keeps_routes_out() {
     cfg.import = Policy::Reject;
     let s = speaker(vec![cfg], vec![]).await;
     let mut peer = Scripted::accept(&l).await;
-    peer.establish(65001, 90).await;
+    peer.establish(open(65001, 90)).await;
     peer.until_end_of_rib().await;
     peer.send(&announcement(65001, &["198.51.100.0/24"])).await;
     // Wait until the UPDATE was processed: the received counter moves.
@@ -540,11 +363,7 @@ async fn connection_collision_keeps_the_higher_identifiers_connection() {
         .connect(SocketAddr::from(([127, 0, 0, 1], speaker_port)))
         .await
         .unwrap();
-    let mut y = Scripted {
-        stream,
-        buf: Vec::new(),
-        codec: SessionCodec::default(),
-    };
+    let mut y = Scripted::new(stream);
     // OPENs cross on both connections.
     let Some(Message::Open(_)) = x.recv().await else {
         panic!("expected OPEN on X");
@@ -596,9 +415,9 @@ async fn ibgp_export_rules() {
     let mut e = Scripted::accept(&le).await;
     let mut i1 = Scripted::accept(&li1).await;
     let mut i2 = Scripted::accept(&li2).await;
-    e.establish(65001, 90).await;
-    i1.establish(LOCAL_AS, 90).await;
-    i2.establish(LOCAL_AS, 90).await;
+    e.establish(open(65001, 90)).await;
+    i1.establish(open(LOCAL_AS, 90)).await;
+    i2.establish(open(LOCAL_AS, 90)).await;
     for p in [&mut e, &mut i1, &mut i2] {
         assert!(p.until_end_of_rib().await.is_empty());
     }
@@ -668,7 +487,7 @@ async fn refresh_request_sends_route_refresh() {
         "not established yet"
     );
     let mut peer = Scripted::accept(&l).await;
-    peer.establish(65001, 90).await;
+    peer.establish(open(65001, 90)).await;
     peer.until_end_of_rib().await;
     let families = s.request_refresh(id).await.unwrap().unwrap();
     assert_eq!(families, vec![Family::Ipv4Unicast]);
@@ -693,7 +512,7 @@ async fn updates_alone_keep_the_hold_timer_alive() {
     cfg.hold_time = 3;
     let s = speaker(vec![cfg], vec![]).await;
     let mut peer = Scripted::accept(&l).await;
-    peer.establish(65001, 3).await;
+    peer.establish(open(65001, 3)).await;
     peer.until_end_of_rib().await;
     let started = std::time::Instant::now();
     let mut n = 0u8;

@@ -243,25 +243,15 @@ pub enum MaxPrefixAction {
     Warning,
 }
 
-/// A `[[prefix-list]]`: an ordered list of prefix matches.
+/// A `[[prefix-list]]`: an ordered list of prefix matches. Only the data:
+/// what it matches is `clos_bgp::policy::PrefixList`'s business (first match
+/// wins, no match denies, like FRR and Cisco).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrefixList {
     /// Unique name, referenced by neighbour `import`/`export`.
     pub name: String,
     /// Entries in order; the first that matches decides.
     pub entries: Vec<PrefixListEntry>,
-}
-
-impl PrefixList {
-    /// The action of the first entry matching `prefix`, or
-    /// [`Action::Deny`] when none matches (the implicit deny of FRR and
-    /// Cisco prefix lists).
-    pub fn evaluate(&self, prefix: &IpNet) -> Action {
-        self.entries
-            .iter()
-            .find(|entry| entry.matches(prefix))
-            .map_or(Action::Deny, |entry| entry.action)
-    }
 }
 
 /// One line of a prefix list.
@@ -275,31 +265,6 @@ pub struct PrefixListEntry {
     pub ge: Option<u8>,
     /// Longest length matched; `ge <= le <= 32/128`.
     pub le: Option<u8>,
-}
-
-impl PrefixListEntry {
-    /// The prefix lengths this entry matches, inclusive. Without `ge` or
-    /// `le` only the exact length; `ge` alone runs to the family's maximum;
-    /// `le` alone starts at the prefix's own length.
-    pub fn length_range(&self) -> (u8, u8) {
-        let own = self.prefix.prefix_len();
-        match (self.ge, self.le) {
-            (None, None) => (own, own),
-            (Some(ge), None) => (ge, self.prefix.max_prefix_len()),
-            (None, Some(le)) => (own, le),
-            (Some(ge), Some(le)) => (ge, le),
-        }
-    }
-
-    /// Whether `prefix` lies inside this entry's prefix with a length in
-    /// [`length_range`](Self::length_range).
-    pub fn matches(&self, prefix: &IpNet) -> bool {
-        let (shortest, longest) = self.length_range();
-        let len = prefix.prefix_len();
-        len >= self.prefix.prefix_len()
-            && (shortest..=longest).contains(&len)
-            && self.prefix.contains(&prefix.network())
-    }
 }
 
 /// Permit or deny.

@@ -105,3 +105,97 @@ pub fn speaker_config(config: &Config) -> anyhow::Result<SpeakerConfig> {
         peers,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net(s: &str) -> clos_wire::IpNet {
+        s.parse().unwrap()
+    }
+
+    /// A prefix list from the config file, through conversion, filters as
+    /// FRR/Cisco lists do: first match wins, ge/le bound the length, no match
+    /// denies.
+    #[test]
+    fn prefix_list_policies_survive_conversion() {
+        let config = Config::from_str(
+            r#"
+[router]
+asn = 65000
+router-id = "10.0.0.1"
+
+[[neighbor]]
+address = "10.0.0.2"
+remote-as = 65001
+import = "customers"
+export = "empty"
+
+[[prefix-list]]
+name = "customers"
+entries = [
+  { action = "permit", prefix = "10.0.0.0/8", ge = 16, le = 24 },
+  { action = "deny",   prefix = "0.0.0.0/0", le = 32 },
+  { prefix = "2001:db8::/32", ge = 48 },
+]
+
+[[prefix-list]]
+name = "empty"
+entries = []
+"#,
+            "test.toml",
+        )
+        .unwrap();
+        let speaker = speaker_config(&config).unwrap();
+        let peer = &speaker.peers[0];
+        let import = &peer.import;
+        assert_eq!(import.name(), "customers");
+        for (prefix, permitted) in [
+            ("10.1.0.0/16", true),
+            ("10.1.2.0/24", true),
+            ("10.0.0.0/8", false),
+            ("10.1.2.0/25", false),
+            ("192.0.2.0/24", false),
+            ("2001:db8:1::/48", true),
+            ("2001:db8::1/128", true),
+            ("2001:db8::/32", false),
+            ("2001:db9::/48", false),
+        ] {
+            assert_eq!(import.permits(&net(prefix)), permitted, "{prefix}");
+        }
+        assert!(
+            !peer.export.permits(&net("10.0.0.0/8")),
+            "empty list denies"
+        );
+        // RFC 8212 defaults and TTL for eBGP.
+        assert_eq!(peer.ttl, 1);
+    }
+
+    #[test]
+    fn ebgp_defaults_to_reject_ibgp_to_accept() {
+        let config = Config::from_str(
+            r#"
+[router]
+asn = 65000
+router-id = "10.0.0.1"
+
+[[neighbor]]
+address = "10.0.0.2"
+remote-as = 65001
+
+[[neighbor]]
+address = "10.0.0.3"
+remote-as = 65000
+"#,
+            "test.toml",
+        )
+        .unwrap();
+        let speaker = speaker_config(&config).unwrap();
+        let p = net("192.0.2.0/24");
+        assert!(!speaker.peers[0].import.permits(&p));
+        assert!(!speaker.peers[0].export.permits(&p));
+        assert!(speaker.peers[1].import.permits(&p));
+        assert!(speaker.peers[1].export.permits(&p));
+        assert_eq!(speaker.peers[1].ttl, 255);
+    }
+}

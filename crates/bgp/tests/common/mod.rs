@@ -2,6 +2,8 @@
 //! test over real TCP (`Scripted`), a speaker under test on loopback, and
 //! builders that write messages byte by byte from the RFC 4271 §4 layouts,
 //! so a test can say exactly which octet is wrong.
+// Each test binary uses a different part of these helpers.
+#![allow(dead_code)]
 
 pub mod bytes;
 
@@ -101,6 +103,15 @@ pub struct Scripted {
 }
 
 impl Scripted {
+    /// A peer on a connection the test made itself.
+    pub fn new(stream: TcpStream) -> Scripted {
+        Scripted {
+            stream,
+            buf: Vec::new(),
+            codec: SessionCodec::default(),
+        }
+    }
+
     pub async fn accept(listener: &TcpListener) -> Scripted {
         let (stream, _) = timeout(WAIT, listener.accept())
             .await
