@@ -9,7 +9,7 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked
 fi
 export RUSTC_BOOTSTRAP=1
-targets=(decode_message roundtrip open packing)
+targets=(decode_message roundtrip open packing config)
 cargo fuzz build
 for t in "${targets[@]}"; do
     # Fuzz into a scratch copy so the checked-in seed corpus stays small.
