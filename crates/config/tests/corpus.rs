@@ -8,7 +8,10 @@ use std::path::Path;
 fn replay_config_fuzz_corpus() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/config");
     let mut files = 0;
-    for file in std::fs::read_dir(&root).expect("fuzz/corpus/config").flatten() {
+    for file in std::fs::read_dir(&root)
+        .expect("fuzz/corpus/config")
+        .flatten()
+    {
         let text = std::fs::read_to_string(file.path()).unwrap_or_default();
         match clos_config::Config::from_str(&text, "fuzz.toml") {
             Ok(config) => assert!(config.router.asn != 0),
