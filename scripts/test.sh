@@ -21,6 +21,10 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   pkill -x bird >/dev/null 2>&1 || true
 fi
 
+log "format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
 log "building"
 cargo build --workspace --all-targets --locked
 
