@@ -1032,7 +1032,7 @@ async fn write_loop(
             _ = async { match &queue { Some(q) => q.woken().await, None => std::future::pending().await } } => {
                 let Some(q) = queue else { continue };
                 let pending = q.take();
-                if drain(&mut write, &mut buf, pending, &codec, keepalive, &mut last_sent, counters).await.is_err() {
+                if drain(&mut write, &mut buf, pending, &codec, &mut last_sent, counters).await.is_err() {
                     return;
                 }
             }
@@ -1060,7 +1060,6 @@ async fn drain(
     buf: &mut Vec<u8>,
     pending: crate::adj_out::Pending,
     codec: &SessionCodec,
-    keepalive: Option<Duration>,
     last_sent: &mut Instant,
     counters: &PeerCounters,
 ) -> std::io::Result<()> {
@@ -1085,7 +1084,7 @@ async fn drain(
             Err(e) => warn!(error = %e, "cannot encode withdrawals"),
         }
         if flush(buf) {
-            write_chunk(write, buf, keepalive, last_sent, codec, counters).await?;
+            write_chunk(write, buf, last_sent).await?;
         }
     }
     for (attrs, prefixes) in &batch.announced {
@@ -1094,7 +1093,7 @@ async fn drain(
             Err(e) => warn!(error = %e, "cannot encode announcements"),
         }
         if flush(buf) {
-            write_chunk(write, buf, keepalive, last_sent, codec, counters).await?;
+            write_chunk(write, buf, last_sent).await?;
         }
     }
     for family in &pending.refresh {
@@ -1116,7 +1115,7 @@ async fn drain(
     PeerCounters::add(&counters.messages_sent, messages as u64);
     PeerCounters::add(&counters.updates_sent, messages as u64);
     if !buf.is_empty() {
-        write_chunk(write, buf, keepalive, last_sent, codec, counters).await?;
+        write_chunk(write, buf, last_sent).await?;
     }
     Ok(())
 }
@@ -1124,10 +1123,7 @@ async fn drain(
 async fn write_chunk(
     write: &mut OwnedWriteHalf,
     buf: &mut Vec<u8>,
-    _keepalive: Option<Duration>,
     last_sent: &mut Instant,
-    _codec: &SessionCodec,
-    _counters: &PeerCounters,
 ) -> std::io::Result<()> {
     // UPDATEs restart the peer's view of our liveness just as KEEPALIVEs do
     // (RFC 4271 §4.4), so no keepalive is needed between chunks.
