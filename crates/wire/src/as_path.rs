@@ -60,6 +60,9 @@ pub(crate) fn decode_as_path(value: &[u8], asn_size: usize) -> Result<AsPath, St
         segments.push(AsPathSegment { kind, asns });
         rest = &rest[2 + need..];
     }
+    // Most paths are one segment: without this a Vec grown by push keeps
+    // room for four (128 bytes), and a full table holds ~300k of them.
+    segments.shrink_to_fit();
     Ok(AsPath { segments })
 }
 
