@@ -209,13 +209,6 @@ impl Peer for Bird {
         self.config.asn
     }
 
-    fn check_alive(&self) -> Result<()> {
-        match &self.process {
-            Some(process) => process.check_alive(),
-            None => bail!("bird is stopped"),
-        }
-    }
-
     fn session_state(&self, neighbor: IpAddr) -> Result<String> {
         let name = self.protocol_name(neighbor)?;
         let out = self.birdc(&["show", "protocols", "all", &name])?;
@@ -250,24 +243,16 @@ impl Peer for Bird {
         self.reconfigure()
     }
 
-    fn stop(&mut self) -> Result<()> {
-        if let Some(process) = self.process.take() {
-            process.stop();
-        }
-        Ok(())
+    fn slot(&mut self) -> &mut Option<Process> {
+        &mut self.process
     }
 
-    fn start(&mut self) -> Result<()> {
-        if self.process.is_some() {
-            bail!("bird is already running");
-        }
+    fn running(&self) -> Option<&Process> {
+        self.process.as_ref()
+    }
+
+    fn spawn(&mut self) -> Result<()> {
         self.start_process()
-    }
-
-    fn process(&self) -> Result<&Process> {
-        self.process
-            .as_ref()
-            .ok_or_else(|| anyhow!("bird is stopped"))
     }
 
     fn request_refresh(&self, neighbor: IpAddr) -> Result<()> {

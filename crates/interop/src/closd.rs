@@ -258,13 +258,6 @@ impl Peer for Closd {
         self.config.asn
     }
 
-    fn check_alive(&self) -> Result<()> {
-        match &self.process {
-            Some(process) => process.check_alive(),
-            None => bail!("closd is stopped"),
-        }
-    }
-
     fn session_state(&self, neighbor: IpAddr) -> Result<String> {
         let row = self.neighbor_summary(neighbor)?;
         Ok(row["state"].as_str().unwrap_or("Idle").to_string())
@@ -298,24 +291,16 @@ impl Peer for Closd {
         Ok(())
     }
 
-    fn stop(&mut self) -> Result<()> {
-        if let Some(process) = self.process.take() {
-            process.stop();
-        }
-        Ok(())
+    fn slot(&mut self) -> &mut Option<Process> {
+        &mut self.process
     }
 
-    fn start(&mut self) -> Result<()> {
-        if self.process.is_some() {
-            bail!("closd is already running");
-        }
+    fn running(&self) -> Option<&Process> {
+        self.process.as_ref()
+    }
+
+    fn spawn(&mut self) -> Result<()> {
         self.start_process()
-    }
-
-    fn process(&self) -> Result<&Process> {
-        self.process
-            .as_ref()
-            .ok_or_else(|| anyhow!("closd is stopped"))
     }
 
     fn request_refresh(&self, neighbor: IpAddr) -> Result<()> {

@@ -289,10 +289,7 @@ impl Peer for Frr {
 
     fn check_alive(&self) -> Result<()> {
         self.zebra.check_alive()?;
-        match &self.bgpd {
-            Some(process) => process.check_alive(),
-            None => bail!("bgpd is stopped"),
-        }
+        self.process()?.check_alive()
     }
 
     fn session_state(&self, neighbor: IpAddr) -> Result<String> {
@@ -388,22 +385,16 @@ impl Peer for Frr {
         Ok(())
     }
 
-    fn stop(&mut self) -> Result<()> {
-        if let Some(process) = self.bgpd.take() {
-            process.stop();
-        }
-        Ok(())
+    fn slot(&mut self) -> &mut Option<Process> {
+        &mut self.bgpd
     }
 
-    fn start(&mut self) -> Result<()> {
-        if self.bgpd.is_some() {
-            bail!("bgpd is already running");
-        }
+    fn running(&self) -> Option<&Process> {
+        self.bgpd.as_ref()
+    }
+
+    fn spawn(&mut self) -> Result<()> {
         self.start_bgpd()
-    }
-
-    fn process(&self) -> Result<&Process> {
-        self.bgpd.as_ref().ok_or_else(|| anyhow!("bgpd is stopped"))
     }
 
     fn request_refresh(&self, neighbor: IpAddr) -> Result<()> {

@@ -187,13 +187,6 @@ impl Peer for Gobgp {
         self.config.asn
     }
 
-    fn check_alive(&self) -> Result<()> {
-        match &self.process {
-            Some(process) => process.check_alive(),
-            None => bail!("gobgpd is stopped"),
-        }
-    }
-
     fn session_state(&self, neighbor: IpAddr) -> Result<String> {
         let value = self.neighbor_json(neighbor)?;
         let state = &value["state"]["session_state"];
@@ -262,24 +255,16 @@ impl Peer for Gobgp {
         Ok(())
     }
 
-    fn stop(&mut self) -> Result<()> {
-        if let Some(process) = self.process.take() {
-            process.stop();
-        }
-        Ok(())
+    fn slot(&mut self) -> &mut Option<Process> {
+        &mut self.process
     }
 
-    fn start(&mut self) -> Result<()> {
-        if self.process.is_some() {
-            bail!("gobgpd is already running");
-        }
+    fn running(&self) -> Option<&Process> {
+        self.process.as_ref()
+    }
+
+    fn spawn(&mut self) -> Result<()> {
         self.start_process()
-    }
-
-    fn process(&self) -> Result<&Process> {
-        self.process
-            .as_ref()
-            .ok_or_else(|| anyhow!("gobgpd is stopped"))
     }
 
     fn request_refresh(&self, neighbor: IpAddr) -> Result<()> {

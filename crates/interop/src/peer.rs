@@ -135,7 +135,9 @@ pub trait Peer {
     fn asn(&self) -> u32;
 
     /// Fails fatally when the speaker's process has exited.
-    fn check_alive(&self) -> Result<()>;
+    fn check_alive(&self) -> Result<()> {
+        self.process()?.check_alive()
+    }
 
     /// The RFC 4271 state of the session with `neighbor`, spelled as in
     /// the RFC ("Idle", "Connect", "Active", "OpenSent", "OpenConfirm",
@@ -151,15 +153,37 @@ pub trait Peer {
     /// Stops announcing `prefix`.
     fn withdraw(&mut self, prefix: IpNet) -> Result<()>;
 
-    /// Stops the speaker's BGP process (SIGTERM; it may send a Cease).
-    fn stop(&mut self) -> Result<()>;
+    /// Where the driver keeps its running BGP process (None when stopped).
+    fn slot(&mut self) -> &mut Option<crate::Process>;
 
-    /// Starts a fresh BGP process with the current configuration and
-    /// announcements (after [`Peer::stop`]).
-    fn start(&mut self) -> Result<()>;
+    /// The running BGP process, if any.
+    fn running(&self) -> Option<&crate::Process>;
+
+    /// Spawns the BGP process with the current configuration and
+    /// announcements into [`Peer::slot`].
+    fn spawn(&mut self) -> Result<()>;
+
+    /// Stops the speaker's BGP process (SIGTERM; it may send a Cease).
+    fn stop(&mut self) -> Result<()> {
+        if let Some(process) = self.slot().take() {
+            process.stop();
+        }
+        Ok(())
+    }
+
+    /// Starts a fresh BGP process (after [`Peer::stop`]).
+    fn start(&mut self) -> Result<()> {
+        if self.running().is_some() {
+            anyhow::bail!("{} is already running", self.kind());
+        }
+        self.spawn()
+    }
 
     /// The BGP process, for freezing it with SIGSTOP.
-    fn process(&self) -> Result<&crate::Process>;
+    fn process(&self) -> Result<&crate::Process> {
+        self.running()
+            .ok_or_else(|| anyhow::anyhow!("{} is stopped", self.kind()))
+    }
 
     /// Asks `neighbor` to resend its routes (ROUTE-REFRESH, RFC 2918).
     fn request_refresh(&self, neighbor: IpAddr) -> Result<()>;
