@@ -84,6 +84,17 @@ impl LocalParams {
         capabilities.push(Capability::EnhancedRouteRefresh);
         capabilities.push(Capability::ExtendedMessage);
         capabilities.push(Capability::FourOctetAs(self.asn));
+        // Graceful restart with no families (RFC 4724 §3): we preserve no
+        // forwarding state for the peer to wait on, but we understand the
+        // End-of-RIB marker, so peers send one after their initial table.
+        // That is how the kernel FIB knows BGP has converged after a
+        // restart (stale routes go then).
+        capabilities.push(Capability::GracefulRestart(clos_wire::GracefulRestart {
+            restart_state: false,
+            notification: false,
+            restart_time: 0,
+            families: Vec::new(),
+        }));
         if self.extended_next_hop && self.families.contains(&Family::Ipv4Unicast) {
             capabilities.push(Capability::ExtendedNextHop(vec![
                 clos_wire::ExtendedNextHopEntry {
@@ -552,6 +563,11 @@ mod tests {
             .capabilities
             .contains(&Capability::Multiprotocol { afi: 1, safi: 1 }));
         assert!(open.capabilities.contains(&Capability::RouteRefresh));
+        // Graceful restart without families: End-of-RIB support only.
+        assert!(open.capabilities.iter().any(|c| matches!(
+            c,
+            Capability::GracefulRestart(gr) if gr.families.is_empty() && !gr.restart_state
+        )));
     }
 
     #[test]

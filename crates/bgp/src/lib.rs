@@ -4,13 +4,15 @@
 //! Owns: everything between a TCP connection to a neighbor and the Loc-RIB.
 //! Does not own: the byte layout of messages (`clos-wire`), the config file
 //! (`clos-config`; the daemon converts it into `SpeakerConfig`), the API
-//! transport (`clos-api`), or forwarding tables.
+//! transport (`clos-api`), or forwarding tables (the RIB reports forwarding
+//! changes to a `fib::FibSink` the daemon provides).
 //!
 //! Layout:
 //! - `fsm`       — per-connection state machine and OPEN negotiation, pure
 //! - `session`   — the task per neighbor: connections, timers, reader/writer
 //! - `rib`       — the RIB task: Adj-RIB-In, Loc-RIB, export to peers
 //! - `adj_out`   — pending-prefix map between the RIB and a session writer
+//! - `fib`       — the forwarding changes the RIB hands to a FIB (`FibSink`)
 //! - `loc_rib`   — per-family prefix maps with packed keys
 //! - `decision`  — best path per RFC 4271 §9.1.2.2, with the losing reason
 //! - `policy`    — prefix lists and import/export policies
@@ -20,6 +22,7 @@
 
 pub mod adj_out;
 pub mod decision;
+pub mod fib;
 pub mod fsm;
 mod loc_rib;
 pub mod peer;

@@ -35,6 +35,7 @@ use tracing::{debug, info, warn};
 
 use crate::adj_out::AdjRibOutQueue;
 use crate::decision::{self, Candidate, DecisionOptions, PathSource};
+use crate::fib::{FibNextHop, FibRoute, FibSink};
 use crate::fsm::Negotiated;
 use crate::loc_rib::PrefixMap;
 use crate::peer::{MaxPrefixAction, PeerId, PeerShared, LOCAL_PEER};
@@ -55,6 +56,9 @@ pub enum RibEvent {
         /// Our IPv6 link-local address on the session's interface, if any
         /// (sent as the second next hop of IPv6 routes, RFC 2545 §3).
         local_link_local: Option<std::net::Ipv6Addr>,
+        /// The interface the session runs over, when it is bound to one
+        /// (BGP unnumbered): the peer's link-local next hops are on it.
+        ifindex: Option<u32>,
         out: Arc<AdjRibOutQueue>,
     },
     /// A session left Established: flush its routes.
@@ -68,6 +72,9 @@ pub enum RibEvent {
         /// Prefixes refused by import policy (counted as received only).
         filtered: u64,
     },
+    /// The peer finished its initial table for `family` (End-of-RIB,
+    /// RFC 4724 §2).
+    EndOfRib { peer: PeerId, family: Family },
     /// The peer asked for our routes again (RFC 2918).
     RouteRefresh { peer: PeerId, family: Family },
     /// Start or stop originating a prefix; the reply says whether anything
@@ -156,8 +163,11 @@ struct Session {
     negotiated: Negotiated,
     local_address: IpAddr,
     local_link_local: Option<std::net::Ipv6Addr>,
+    ifindex: Option<u32>,
     out: Arc<AdjRibOutQueue>,
     advertised: u64,
+    /// Families the peer has sent End-of-RIB for.
+    end_of_rib: Vec<Family>,
 }
 
 struct RibPeer {
@@ -182,6 +192,10 @@ pub struct RibConfig {
 /// The RIB task's state.
 pub struct Rib {
     config: RibConfig,
+    /// Where forwarding changes go, if anywhere.
+    fib: Option<Arc<dyn FibSink>>,
+    /// `fib.converged()` was called.
+    fib_converged: bool,
     peers: FxHashMap<PeerId, RibPeer>,
     loc_rib: PrefixMap<Entry>,
     interned: FxHashSet<Arc<PathAttributes>>,
@@ -224,6 +238,8 @@ impl Rib {
             interned_at_sweep: 0,
             local_attributes,
             config,
+            fib: None,
+            fib_converged: false,
             started: Instant::now(),
         };
         let originate = std::mem::take(&mut rib.config.originate);
@@ -231,6 +247,29 @@ impl Rib {
             rib.originate(prefix, true);
         }
         rib
+    }
+
+    /// Report forwarding changes to `sink` from now on, starting with every
+    /// prefix already selected.
+    pub fn with_fib(mut self, sink: Arc<dyn FibSink>) -> Rib {
+        let batch: Vec<FibRoute> = self
+            .loc_rib
+            .keys()
+            .filter_map(|prefix| {
+                let entry = self.loc_rib.get(&prefix)?;
+                Some(FibRoute {
+                    prefix,
+                    next_hops: self.forwarding(entry),
+                })
+            })
+            .filter(|r| !r.next_hops.is_empty())
+            .collect();
+        if !batch.is_empty() {
+            sink.routes(batch);
+        }
+        self.fib = Some(sink);
+        self.check_converged();
+        self
     }
 
     /// Run until every sender is gone.
@@ -248,9 +287,16 @@ impl Rib {
                 negotiated,
                 local_address,
                 local_link_local,
+                ifindex,
                 out,
-            } => self.peer_up(peer, *negotiated, local_address, local_link_local, out),
+            } => self.peer_up(
+                peer,
+                *negotiated,
+                (local_address, local_link_local, ifindex),
+                out,
+            ),
             RibEvent::PeerDown { peer } => self.peer_down(peer),
+            RibEvent::EndOfRib { peer, family } => self.end_of_rib(peer, family),
             RibEvent::Update {
                 peer,
                 attributes,
@@ -332,8 +378,11 @@ impl Rib {
         &mut self,
         peer: PeerId,
         negotiated: Negotiated,
-        local_address: IpAddr,
-        local_link_local: Option<std::net::Ipv6Addr>,
+        (local_address, local_link_local, ifindex): (
+            IpAddr,
+            Option<std::net::Ipv6Addr>,
+            Option<u32>,
+        ),
         out: Arc<AdjRibOutQueue>,
     ) {
         let Some(p) = self.peers.get_mut(&peer) else {
@@ -344,8 +393,10 @@ impl Rib {
             negotiated,
             local_address,
             local_link_local,
+            ifindex,
             out,
             advertised: 0,
+            end_of_rib: Vec::new(),
         });
         p.accepted = 0;
         p.max_prefix_tripped = false;
@@ -358,6 +409,112 @@ impl Rib {
         self.export_to(peer, &changes, false, |pending| {
             pending.end_of_rib.extend(families)
         });
+    }
+
+    fn end_of_rib(&mut self, peer: PeerId, family: Family) {
+        let Some(session) = self.peers.get_mut(&peer).and_then(|p| p.session.as_mut()) else {
+            return;
+        };
+        if !session.end_of_rib.contains(&family) {
+            debug!(peer, %family, "End-of-RIB received");
+            session.end_of_rib.push(family);
+        }
+        self.check_converged();
+    }
+
+    /// Tell the FIB once every configured neighbor is Established and has
+    /// sent End-of-RIB for each negotiated family.
+    fn check_converged(&mut self) {
+        if self.fib_converged {
+            return;
+        }
+        let Some(fib) = &self.fib else {
+            return;
+        };
+        let done = self.peers.values().all(|p| {
+            p.session.as_ref().is_some_and(|s| {
+                s.negotiated
+                    .families
+                    .iter()
+                    .all(|f| s.end_of_rib.contains(f))
+            })
+        });
+        if done {
+            info!("BGP converged: every neighbor sent End-of-RIB");
+            self.fib_converged = true;
+            fib.converged();
+        }
+    }
+
+    /// The forwarding set of an entry: the next hops of the best path and
+    /// its multipath companions. Empty when the best path is our own
+    /// origination (nothing to forward to) or no path is usable.
+    fn forwarding(&self, entry: &Entry) -> SmallVec<[FibNextHop; 2]> {
+        let mut hops: SmallVec<[FibNextHop; 2]> = SmallVec::new();
+        let Some(best) = entry.best else {
+            return hops;
+        };
+        for (i, path) in entry.paths.iter().enumerate() {
+            let member = i == best as usize || (i < 32 && entry.multipath & (1 << i) != 0);
+            if !member {
+                continue;
+            }
+            if path.peer == LOCAL_PEER {
+                return SmallVec::new();
+            }
+            if let Some(hop) = self.fib_next_hop(path) {
+                hops.push(hop);
+            }
+        }
+        hops.sort_unstable();
+        hops.dedup();
+        hops
+    }
+
+    /// Where a path forwards to. An IPv6 link-local next hop (the second
+    /// next hop of RFC 2545, or the only one on an unnumbered session) is
+    /// used with the session's interface; without one it cannot be used.
+    fn fib_next_hop(&self, path: &Path) -> Option<FibNextHop> {
+        let ifindex = self
+            .peers
+            .get(&path.peer)
+            .and_then(|p| p.session.as_ref())
+            .and_then(|s| s.ifindex);
+        let attrs = &path.attributes;
+        match &attrs.mp_reach {
+            Some(MpReach {
+                next_hop: NextHop::V6 { global, link_local },
+                ..
+            }) => {
+                let is_ll = |a: &std::net::Ipv6Addr| a.segments()[0] & 0xffc0 == 0xfe80;
+                match (ifindex, link_local) {
+                    (Some(ifx), Some(ll)) => Some(FibNextHop {
+                        address: IpAddr::V6(*ll),
+                        ifindex: Some(ifx),
+                    }),
+                    (Some(ifx), None) if is_ll(global) => Some(FibNextHop {
+                        address: IpAddr::V6(*global),
+                        ifindex: Some(ifx),
+                    }),
+                    _ if is_ll(global) || global.is_unspecified() => None,
+                    _ => Some(FibNextHop {
+                        address: IpAddr::V6(*global),
+                        ifindex: None,
+                    }),
+                }
+            }
+            Some(MpReach {
+                next_hop: NextHop::V4(a),
+                ..
+            }) => Some(FibNextHop {
+                address: IpAddr::V4(*a),
+                ifindex: None,
+            }),
+            None => attrs.next_hop.map(|a| FibNextHop {
+                address: IpAddr::V4(a),
+                ifindex: None,
+            }),
+        }
     }
 
     fn peer_down(&mut self, peer: PeerId) {
@@ -546,10 +703,20 @@ impl Rib {
     /// best path before the change) and export what changed.
     fn decide(&mut self, changes: Vec<(IpNet, BestBefore)>) {
         let mut exports: Vec<(IpNet, BestBefore)> = Vec::new();
+        let mut fib_batch: Vec<FibRoute> = Vec::new();
+        if self.fib.is_some() {
+            fib_batch.reserve(changes.len());
+        }
         for (prefix, before) in changes {
             let Some(entry) = self.loc_rib.get(&prefix) else {
                 if before.is_some() {
                     exports.push((prefix, before));
+                }
+                if self.fib.is_some() {
+                    fib_batch.push(FibRoute {
+                        prefix,
+                        next_hops: SmallVec::new(),
+                    });
                 }
                 continue;
             };
@@ -559,6 +726,17 @@ impl Rib {
             };
             entry.best = best;
             entry.multipath = multipath;
+            if self.fib.is_some() {
+                if let Some(entry) = self.loc_rib.get(&prefix) {
+                    fib_batch.push(FibRoute {
+                        prefix,
+                        next_hops: self.forwarding(entry),
+                    });
+                }
+            }
+            let Some(entry) = self.loc_rib.get_mut(&prefix) else {
+                continue;
+            };
             let same = match (&before, entry.best_path()) {
                 (None, None) => true,
                 (Some((peer, attrs)), Some(p)) => {
@@ -572,6 +750,9 @@ impl Rib {
             if !same {
                 exports.push((prefix, before));
             }
+        }
+        if let (Some(fib), false) = (&self.fib, fib_batch.is_empty()) {
+            fib.routes(fib_batch);
         }
         if exports.is_empty() {
             return;

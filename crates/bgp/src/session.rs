@@ -617,6 +617,7 @@ impl PeerTask {
                 negotiated: Box::new(neg),
                 local_address,
                 local_link_local: None,
+                ifindex: None,
                 out,
             })
             .await;
@@ -713,6 +714,14 @@ fn update_events(
     issues: Vec<clos_wire::UpdateIssue>,
 ) -> Vec<RibEvent> {
     let counters = &shared.counters;
+    if issues.is_empty() {
+        if let Some(family) = update.end_of_rib() {
+            return vec![RibEvent::EndOfRib {
+                peer: shared.id,
+                family,
+            }];
+        }
+    }
     let mut treat_as_withdraw = false;
     for issue in &issues {
         // RFC 7606 §7.5, §7.9, §7.10: LOCAL_PREF, ORIGINATOR_ID and

@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
 use crate::decision::DecisionOptions;
+use crate::fib::FibSink;
 use crate::fsm::{LocalParams, RemoteAsRule};
 use crate::peer::{PeerConfig, PeerId, PeerShared};
 use crate::rib::{Rib, RibConfig, RibEvent, RibPeerHandle, RouteFilter, RouteView, RIB_CHANNEL};
@@ -35,6 +36,18 @@ pub struct SpeakerConfig {
     pub multipath: usize,
     pub decision: DecisionOptions,
     pub peers: Vec<PeerConfig>,
+    /// Where forwarding changes go (the kernel FIB), if anywhere.
+    pub fib: Option<FibHandle>,
+}
+
+/// A [`FibSink`] in a config: cloneable, printable.
+#[derive(Clone)]
+pub struct FibHandle(pub Arc<dyn FibSink>);
+
+impl std::fmt::Debug for FibHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FibHandle")
+    }
 }
 
 /// A running speaker.
@@ -115,6 +128,10 @@ impl Speaker {
             },
             rib_peers,
         );
+        let rib = match config.fib {
+            Some(FibHandle(sink)) => rib.with_fib(sink),
+            None => rib,
+        };
         tasks.push(tokio::spawn(rib.run(rib_rx)));
         let peers: Vec<Arc<PeerShared>> = handles.iter().map(|h| h.shared.clone()).collect();
         let handles = Arc::new(handles);

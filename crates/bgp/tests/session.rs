@@ -350,6 +350,7 @@ async fn connection_collision_keeps_the_higher_identifiers_connection() {
             multipath: 1,
             decision: DecisionOptions::default(),
             peers: vec![cfg],
+            fib: None,
         })
         .await
         .unwrap(),

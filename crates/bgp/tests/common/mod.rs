@@ -67,6 +67,7 @@ pub async fn speaker(peers: Vec<PeerConfig>, originate: Vec<IpNet>) -> Arc<Speak
             multipath: 1,
             decision: DecisionOptions::default(),
             peers,
+            fib: None,
         })
         .await
         .unwrap(),
