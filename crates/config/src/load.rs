@@ -29,9 +29,12 @@ const ROUTER_KEYS: &[&str] = &[
     "multipath-relax",
 ];
 const API_KEYS: &[&str] = &["socket"];
-const FIB_KEYS: &[&str] = &["kernel", "table"];
+const FIB_KEYS: &[&str] = &["kernel", "table", "protocol", "stale-time"];
 const NEIGHBOR_KEYS: &[&str] = &[
     "address",
+    "bfd",
+    "bfd-interval",
+    "bfd-multiplier",
     "interface",
     "remote-as",
     "description",
@@ -349,9 +352,25 @@ fn fib(table: &Table<'_>) -> Result<Fib, ConfigError> {
         field.int_in("a kernel routing table", 1, i128::from(u32::MAX))
     })?
     .unwrap_or(DEFAULT_FIB_TABLE);
+    let protocol = optional(table, "protocol", |field| {
+        if matches!(field.as_int(), Some(0..=4)) {
+            return Err(field.error(
+                "route protocols 0..=4 are the kernel's own (unspec, redirect, kernel, boot, \
+                 static): use 5..=255; clos's is 201",
+            ));
+        }
+        field.int_in("a route protocol number", 5, 255)
+    })?
+    .unwrap_or(DEFAULT_FIB_PROTOCOL);
+    let stale_time = optional(table, "stale-time", |field| {
+        field.int_in("seconds (0..=3600)", 0, 3600)
+    })?
+    .unwrap_or(DEFAULT_STALE_TIME);
     Ok(Fib {
         kernel,
         table: kernel_table,
+        protocol,
+        stale_time,
     })
 }
 
@@ -415,6 +434,7 @@ fn neighbor<'a>(
         f.int_in("a TTL (1 = directly connected)", 1, 255)
     })?
     .unwrap_or(1);
+    let bfd = bfd(table)?;
 
     let neighbor = Neighbor {
         peer,
@@ -430,8 +450,37 @@ fn neighbor<'a>(
         max_prefix,
         next_hop_self,
         ebgp_multihop,
+        bfd,
     };
     Ok((neighbor, peer_field))
+}
+
+/// `bfd`, `bfd-interval`, `bfd-multiplier`: BFD (RFC 5880) for the session.
+fn bfd(table: &Table<'_>) -> Result<Option<Bfd>, ConfigError> {
+    let enabled = optional(table, "bfd", Field::bool)?;
+    let interval = optional(table, "bfd-interval", |f| {
+        f.int_in("milliseconds (10..=10000)", 10, 10_000)
+    })?;
+    let multiplier = optional(table, "bfd-multiplier", |f| {
+        f.int_in("a count (1..=255)", 1, 255)
+    })?;
+    if enabled != Some(true) {
+        for (key, set) in [
+            ("bfd-interval", interval.is_some()),
+            ("bfd-multiplier", multiplier.is_some()),
+        ] {
+            if set {
+                if let Some(field) = table.get(key) {
+                    return Err(field.error("set `bfd = true` too, or remove this key"));
+                }
+            }
+        }
+        return Ok(None);
+    }
+    Ok(Some(Bfd {
+        interval_ms: interval.unwrap_or(DEFAULT_BFD_INTERVAL_MS),
+        multiplier: multiplier.unwrap_or(DEFAULT_BFD_MULTIPLIER),
+    }))
 }
 
 fn peer_address(field: &Field<'_>) -> Result<IpAddr, ConfigError> {

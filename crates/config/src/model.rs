@@ -24,6 +24,16 @@ pub const DEFAULT_CONNECT_RETRY: u16 = 5;
 pub const DEFAULT_API_SOCKET: &str = "/run/clos/closd.sock";
 /// Default `fib.table`: Linux's main routing table.
 pub const DEFAULT_FIB_TABLE: u32 = 254;
+/// Default `fib.protocol`: the `rtm_protocol` of clos's kernel routes
+/// (`ip route show proto clos` with `/etc/iproute2/rt_protos.d/clos.conf`).
+pub const DEFAULT_FIB_PROTOCOL: u8 = 201;
+/// Default `fib.stale-time`, seconds: how long routes left by an earlier run
+/// are kept while BGP converges.
+pub const DEFAULT_STALE_TIME: u16 = 120;
+/// Default `neighbor.bfd-interval`, milliseconds (FRR's and BIRD's default).
+pub const DEFAULT_BFD_INTERVAL_MS: u16 = 300;
+/// Default `neighbor.bfd-multiplier`.
+pub const DEFAULT_BFD_MULTIPLIER: u8 = 3;
 /// Largest `router.multipath`.
 pub const MAX_MULTIPATH: u16 = 64;
 /// `AS_TRANS` (RFC 6793 §9): a placeholder on the wire, never a real AS.
@@ -126,6 +136,18 @@ pub struct Neighbor {
     pub next_hop_self: bool,
     /// IP TTL for eBGP sessions, 1..=255; 1 means directly connected.
     pub ebgp_multihop: u8,
+    /// BFD for this session (`bfd = true`), single hop (RFC 5881).
+    pub bfd: Option<Bfd>,
+}
+
+/// BFD timers of a neighbour: desired min TX and required min RX interval
+/// (both `interval_ms`), and the detection multiplier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bfd {
+    /// Milliseconds, 10..=10000.
+    pub interval_ms: u16,
+    /// 1..=255.
+    pub multiplier: u8,
 }
 
 impl Neighbor {
@@ -283,6 +305,10 @@ pub struct Fib {
     pub kernel: bool,
     /// Kernel routing table, 1..=4294967295.
     pub table: u32,
+    /// `rtm_protocol` of our routes, 5..=255.
+    pub protocol: u8,
+    /// Seconds routes from an earlier run are kept while BGP converges.
+    pub stale_time: u16,
 }
 
 impl Default for Fib {
@@ -290,6 +316,8 @@ impl Default for Fib {
         Fib {
             kernel: false,
             table: DEFAULT_FIB_TABLE,
+            protocol: DEFAULT_FIB_PROTOCOL,
+            stale_time: DEFAULT_STALE_TIME,
         }
     }
 }

@@ -734,3 +734,58 @@ fn entry_errors() {
         "expected a table",
     );
 }
+
+#[test]
+fn fib_protocol_of_the_kernel_is_refused() {
+    check(
+        &format!("{ROUTER}[fib]\nprotocol = 4\n"),
+        6,
+        "fib.protocol",
+        "kernel's own",
+    );
+    check(
+        &format!("{ROUTER}[fib]\nprotocol = 256\n"),
+        6,
+        "fib.protocol",
+        "5..=255",
+    );
+}
+
+#[test]
+fn fib_stale_time_out_of_range() {
+    check(
+        &format!("{ROUTER}[fib]\nstale-time = 3601\n"),
+        6,
+        "fib.stale-time",
+        "0..=3600",
+    );
+}
+
+#[test]
+fn bfd_timers_need_bfd_and_sane_values() {
+    let neighbor = "[[neighbor]]\naddress = \"192.0.2.2\"\nremote-as = 65001\n";
+    check(
+        &format!("{ROUTER}{neighbor}bfd-interval = 50\n"),
+        8,
+        "neighbor[0].bfd-interval",
+        "bfd = true",
+    );
+    check(
+        &format!("{ROUTER}{neighbor}bfd = true\nbfd-interval = 5\n"),
+        9,
+        "neighbor[0].bfd-interval",
+        "10..=10000",
+    );
+    check(
+        &format!("{ROUTER}{neighbor}bfd = true\nbfd-multiplier = 0\n"),
+        9,
+        "neighbor[0].bfd-multiplier",
+        "1..=255",
+    );
+    check(
+        &format!("{ROUTER}{neighbor}bfd = \"yes\"\n"),
+        8,
+        "neighbor[0].bfd",
+        "expected true or false",
+    );
+}

@@ -58,12 +58,16 @@ max-prefix = 1000000
 max-prefix-action = "warning"
 next-hop-self = true
 ebgp-multihop = 2
+bfd = true
+bfd-interval = 50
+bfd-multiplier = 4
 
 [[neighbor]]
 interface = "swp1"
 remote-as = "external"
 max-prefix = 100
 max-prefix-restart = 30
+bfd = true
 
 [[neighbor]]
 address = "2001:db8::2"
@@ -85,6 +89,8 @@ entries = []
 [fib]
 kernel = true
 table = 100
+protocol = 42
+stale-time = 30
 "#;
 
 #[test]
@@ -128,6 +134,10 @@ fn full_example_parses_to_expected_values() {
                 }),
                 next_hop_self: true,
                 ebgp_multihop: 2,
+                bfd: Some(Bfd {
+                    interval_ms: 50,
+                    multiplier: 4,
+                }),
             },
             Neighbor {
                 peer: PeerAddress::Interface("swp1".to_string()),
@@ -147,6 +157,10 @@ fn full_example_parses_to_expected_values() {
                 }),
                 next_hop_self: false,
                 ebgp_multihop: 1,
+                bfd: Some(Bfd {
+                    interval_ms: 300,
+                    multiplier: 3,
+                }),
             },
             Neighbor {
                 peer: PeerAddress::Address(ip("2001:db8::2")),
@@ -162,6 +176,7 @@ fn full_example_parses_to_expected_values() {
                 max_prefix: None,
                 next_hop_self: false,
                 ebgp_multihop: 1,
+                bfd: None,
             },
         ],
         prefix_lists: vec![
@@ -196,6 +211,8 @@ fn full_example_parses_to_expected_values() {
         fib: Fib {
             kernel: true,
             table: 100,
+            protocol: 42,
+            stale_time: 30,
         },
         source: None,
     };
@@ -260,7 +277,9 @@ fn api_and_fib_defaults() {
         config.fib,
         Fib {
             kernel: false,
-            table: 254
+            table: 254,
+            protocol: 201,
+            stale_time: 120,
         }
     );
     // An empty [api] table also gets the default socket.
