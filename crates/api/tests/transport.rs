@@ -97,6 +97,22 @@ impl Clos for FakeClos {
             other => Err(Status::not_found(format!("no neighbor {other}"))),
         }
     }
+
+    async fn get_kernel_fib(
+        &self,
+        request: Request<pb::KernelFibRequest>,
+    ) -> Result<Response<pb::KernelFib>, Status> {
+        let request = request.into_inner();
+        Ok(Response::new(pb::KernelFib {
+            enabled: true,
+            table: 254,
+            failures: vec![pb::KernelFailure {
+                prefix: request.prefix,
+                error: "File exists".into(),
+            }],
+            ..Default::default()
+        }))
+    }
 }
 
 /// A running fake daemon; `stop` shuts it down and returns `serve`'s result.
@@ -204,6 +220,17 @@ async fn every_rpc_round_trips() {
             .into_inner()
             .changed
     );
+
+    let fib = client
+        .get_kernel_fib(pb::KernelFibRequest {
+            routes: true,
+            prefix: "10.9.0.0/24".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(fib.enabled);
+    assert_eq!(fib.failures[0].prefix, "10.9.0.0/24");
 
     drop(client);
     daemon.stop().await.unwrap();

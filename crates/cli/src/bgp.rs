@@ -127,6 +127,28 @@ pub fn run(socket: &Path, json: bool, command: BgpCommand) -> anyhow::Result<Str
     runtime.block_on(execute(socket, json, call))
 }
 
+/// `closctl fib kernel`: the daemon's kernel FIB state as text or JSON.
+pub fn kernel_fib(
+    socket: &Path,
+    json: bool,
+    routes: bool,
+    prefix: String,
+) -> anyhow::Result<String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let mut client = clos_api::connect(socket).await?;
+        let reply = client
+            .get_kernel_fib(pb::KernelFibRequest { routes, prefix })
+            .await
+            .map_err(daemon_error)?
+            .into_inner();
+        Ok(pick(json, &reply, render::kernel_fib))
+    })
+}
+
 async fn execute(socket: &Path, json: bool, call: Call) -> anyhow::Result<String> {
     let mut client = clos_api::connect(socket).await?;
     let text = match call {

@@ -18,6 +18,26 @@ pub enum FibCommand {
     /// Build the FIB from a table and measure build time, memory and
     /// single-core lookups per second beside a DIR-24-8 reference.
     Bench(BenchArgs),
+    /// Ask a running closd what it installed in the kernel: routes, next-hop
+    /// resolution, and every route the kernel refused with its error.
+    Kernel(KernelArgs),
+}
+
+/// Flags of `closctl fib kernel`.
+#[derive(clap::Args, Debug)]
+pub struct KernelArgs {
+    /// closd's API socket [default: /run/clos/closd.sock]
+    #[arg(long, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// Print the reply as JSON (proto field names).
+    #[arg(long)]
+    pub json: bool,
+    /// Only this prefix (installed route and refusal).
+    #[arg(long, value_name = "PREFIX")]
+    pub prefix: Option<String>,
+    /// Counts, next hops and refusals only, not every installed route.
+    #[arg(long)]
+    pub summary: bool,
 }
 
 /// Flags of `closctl fib lookup`.
@@ -61,9 +81,22 @@ fn parse_family(s: &str) -> Result<Family, String> {
     s.parse().map_err(|e: clos_fib::FibError| e.to_string())
 }
 
-/// Runs a `closctl fib` command.
-pub fn run(cmd: FibCommand) -> anyhow::Result<()> {
+/// Runs a `closctl fib` command; `socket` and `json` are the top-level
+/// flags (for `fib kernel`).
+pub fn run(cmd: FibCommand, socket: Option<PathBuf>, json: bool) -> anyhow::Result<()> {
     match cmd {
+        FibCommand::Kernel(args) => {
+            let socket = args
+                .socket
+                .or(socket)
+                .unwrap_or_else(|| PathBuf::from(crate::DEFAULT_SOCKET));
+            let prefix = match &args.prefix {
+                Some(p) => crate::input::prefix(p)?.to_string(),
+                None => String::new(),
+            };
+            let text = crate::bgp::kernel_fib(&socket, args.json || json, !args.summary, prefix)?;
+            crate::print(&text)?;
+        }
         FibCommand::Lookup(args) => {
             let stdin = std::io::stdin();
             tools::lookup(&args.table, args.family, stdin.lock(), std::io::stdout())

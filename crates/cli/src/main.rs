@@ -5,8 +5,9 @@
 //!   (`--socket PATH`, or `CLOSCTL_SOCKET`, default `/run/clos/closd.sock`)
 //!   and prints a table for people or, with `--json`, the reply message with
 //!   its proto field names for scripts;
-//! - `closctl fib ...` runs offline FIB tools and needs no daemon (owned by
-//!   `fib.rs`).
+//! - `closctl fib lookup|bench` run offline FIB tools and need no daemon
+//!   (owned by `fib.rs`); `closctl fib kernel` asks closd what it installed
+//!   in the kernel.
 //!
 //! Every failure exits with code 1 and one line on stderr.
 //!
@@ -87,7 +88,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Fib { cmd } => fib::run(cmd),
+        Command::Fib { cmd } => fib::run(cmd, cli.socket, cli.json),
         Command::Bgp(args) => {
             let socket = args
                 .socket

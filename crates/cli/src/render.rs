@@ -403,3 +403,90 @@ impl Table {
 
 #[cfg(test)]
 mod tests;
+
+/// `closctl fib kernel`: what closd installed in the kernel, how each BGP
+/// next hop resolves, and every route the kernel refused with its error.
+pub fn kernel_fib(fib: &pb::KernelFib) -> String {
+    if !fib.enabled {
+        return "Kernel FIB: off ([fib] kernel = false in closd's config)\n".to_string();
+    }
+    let protocol = if fib.protocol == 201 {
+        "201 (clos)".to_string()
+    } else {
+        fib.protocol.to_string()
+    };
+    let mut out = format!(
+        "Kernel FIB: table {}, protocol {}\n\
+         Routes: {} installed, {} wanted, {} unresolved, {} refused by the kernel\n\
+         Nexthop objects: {}, groups: {}; memory {} bytes\n",
+        fib.table,
+        protocol,
+        fib.installed,
+        fib.wanted,
+        fib.unresolved,
+        fib.failed,
+        fib.nexthop_objects,
+        fib.nexthop_groups,
+        fib.memory_bytes,
+    );
+    out.push_str(&format!(
+        "Start-up: {} routes adopted from an earlier run; {}\n",
+        fib.adopted,
+        if fib.stale_pending {
+            "stale routes kept until BGP converges".to_string()
+        } else {
+            format!("{} stale routes removed", fib.stale_removed)
+        }
+    ));
+    use Align::{Left, Right};
+    if !fib.next_hops.is_empty() {
+        out.push_str("\nNext hops\n");
+        let mut table = Table::new(&[
+            ("BGP next hop", Left),
+            ("Resolved via", Left),
+            ("Routes", Right),
+        ]);
+        for hop in &fib.next_hops {
+            table.row(vec![
+                with_interface(&hop.address, &hop.interface),
+                if hop.resolved {
+                    with_interface(&hop.via, &hop.via_interface)
+                } else {
+                    "unreachable".to_string()
+                },
+                hop.routes.to_string(),
+            ]);
+        }
+        out.push_str(&table.render());
+    }
+    if !fib.failures.is_empty() {
+        out.push_str("\nRefused by the kernel\n");
+        let mut table = Table::new(&[("Prefix", Left), ("Error", Left)]);
+        for failure in &fib.failures {
+            table.row(vec![failure.prefix.clone(), failure.error.clone()]);
+        }
+        out.push_str(&table.render());
+    }
+    if !fib.routes.is_empty() {
+        out.push_str("\nInstalled routes\n");
+        let mut table = Table::new(&[("Prefix", Left), ("Next hops", Left)]);
+        for route in &fib.routes {
+            let paths: Vec<String> = route
+                .paths
+                .iter()
+                .map(|p| with_interface(&p.gateway, &p.interface))
+                .collect();
+            table.row(vec![route.prefix.clone(), paths.join(", ")]);
+        }
+        out.push_str(&table.render());
+    }
+    out
+}
+
+fn with_interface(address: &str, interface: &str) -> String {
+    if interface.is_empty() {
+        address.to_string()
+    } else {
+        format!("{address} dev {interface}")
+    }
+}

@@ -164,6 +164,56 @@ impl Clos for FakeClos {
             other => Err(Status::not_found(format!("no neighbor {other}"))),
         }
     }
+
+    async fn get_kernel_fib(
+        &self,
+        request: Request<pb::KernelFibRequest>,
+    ) -> Result<Response<pb::KernelFib>, Status> {
+        let request = request.into_inner();
+        let routes = if request.routes {
+            vec![pb::KernelRoute {
+                prefix: "10.1.0.0/24".into(),
+                paths: vec![
+                    pb::KernelPath {
+                        gateway: "fe80::1".into(),
+                        interface: "eth1".into(),
+                    },
+                    pb::KernelPath {
+                        gateway: "fe80::2".into(),
+                        interface: "eth2".into(),
+                    },
+                ],
+            }]
+        } else {
+            vec![]
+        };
+        Ok(Response::new(pb::KernelFib {
+            enabled: true,
+            table: 254,
+            protocol: 201,
+            installed: 1,
+            nexthop_objects: 2,
+            nexthop_groups: 1,
+            wanted: 2,
+            unresolved: 0,
+            failed: 1,
+            memory_bytes: 4096,
+            next_hops: vec![pb::KernelNextHop {
+                address: "fe80::1".into(),
+                interface: "eth1".into(),
+                resolved: true,
+                via: "fe80::1".into(),
+                via_interface: "eth1".into(),
+                routes: 1,
+            }],
+            failures: vec![pb::KernelFailure {
+                prefix: "10.9.0.0/24".into(),
+                error: "kernel refused route add: File exists (os error 17)".into(),
+            }],
+            routes,
+            ..Default::default()
+        }))
+    }
 }
 
 /// A fake closd on its own thread and runtime, stopped on drop.
@@ -383,6 +433,40 @@ fn bgp_originate() {
     assert_eq!(
         run(&["bgp", "originate", "add", "2001:db8:9::/48"]),
         "already originating 2001:db8:9::/48\n"
+    );
+}
+
+#[test]
+fn fib_kernel() {
+    let daemon = Daemon::start();
+    let text = stdout(&daemon.closctl(&["fib", "kernel"]));
+    assert!(
+        text.starts_with("Kernel FIB: table 254, protocol 201 (clos)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1 installed, 2 wanted, 0 unresolved, 1 refused"),
+        "{text}"
+    );
+    assert!(
+        text.contains("10.9.0.0/24  kernel refused route add: File exists (os error 17)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("10.1.0.0/24  fe80::1 dev eth1, fe80::2 dev eth2"),
+        "{text}"
+    );
+    // --summary leaves the route list out (the daemon is not asked for it).
+    let text = stdout(&daemon.closctl(&["fib", "kernel", "--summary"]));
+    assert!(!text.contains("Installed routes"), "{text}");
+    assert!(text.contains("Refused by the kernel"), "{text}");
+    let value = json(&daemon.closctl(&["fib", "kernel", "--json"]));
+    assert_eq!(value["failures"][0]["prefix"], "10.9.0.0/24");
+    assert_eq!(value["routes"][0]["paths"][1]["interface"], "eth2");
+    assert_eq!(value["nexthop_groups"], 1);
+    assert!(
+        failure(&daemon.closctl(&["fib", "kernel", "--prefix", "10.1.0.0/33"]))
+            .starts_with("error: invalid prefix '10.1.0.0/33'")
     );
 }
 

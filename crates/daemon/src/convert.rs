@@ -47,9 +47,6 @@ fn policy(config: &Config, p: &clos_config::Policy) -> Policy {
 /// The speaker's settings for a validated config.
 pub fn speaker_config(config: &Config) -> anyhow::Result<SpeakerConfig> {
     let router = &config.router;
-    if config.fib.kernel {
-        bail!("[fib] kernel = true: installing routes into the kernel is not supported by this build yet");
-    }
     let mut peers = Vec::new();
     for n in &config.neighbors {
         let address = match &n.peer {
@@ -58,6 +55,12 @@ pub fn speaker_config(config: &Config) -> anyhow::Result<SpeakerConfig> {
                 "neighbor on interface {name:?}: BGP unnumbered is not supported by this build yet"
             ),
         };
+        if n.bfd.is_some() {
+            bail!(
+                "neighbor {}: bfd = true: BFD is not supported by this build yet",
+                n.peer
+            );
+        }
         let remote_as = match n.remote_as {
             RemoteAs::Asn(a) => RemoteAsRule::Exact(a),
             RemoteAs::External => RemoteAsRule::External,
@@ -103,6 +106,7 @@ pub fn speaker_config(config: &Config) -> anyhow::Result<SpeakerConfig> {
             multipath_relax: router.multipath_relax,
         },
         peers,
+        fib: None,
     })
 }
 

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod convert;
+mod kernel;
 mod privileges;
 mod service;
 
@@ -58,7 +59,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    let speaker_config = match convert::speaker_config(&config) {
+    let mut speaker_config = match convert::speaker_config(&config) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("closd: {}: {e:#}", args.config.display());
@@ -78,7 +79,25 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    if config.fib.kernel {
+        kernel::name_protocol(config.fib.protocol);
+    }
     privileges::drop_all_but(&privileges::needed(&config));
+    // After the privilege drop: the FIB threads keep only CAP_NET_ADMIN.
+    let fib = if config.fib.kernel {
+        match kernel::start(&config.fib) {
+            Ok((rib, handle)) => {
+                speaker_config.fib = Some(handle);
+                Some((rib, config.fib))
+            }
+            Err(e) => {
+                eprintln!("closd: [fib] kernel = true: {e:#}");
+                return std::process::ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("closd")
@@ -90,7 +109,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(config, speaker_config, listeners)) {
+    match runtime.block_on(run(config, speaker_config, listeners, fib)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("closd: {e:#}");
@@ -103,6 +122,7 @@ async fn run(
     config: clos_config::Config,
     speaker_config: clos_bgp::speaker::SpeakerConfig,
     listeners: Vec<std::net::TcpListener>,
+    fib: Option<(clos_rib::KernelRib, clos_config::Fib)>,
 ) -> anyhow::Result<()> {
     let speaker = clos_bgp::speaker::Speaker::start_with(speaker_config, listeners)
         .await
@@ -112,7 +132,7 @@ async fn run(
     let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
     let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
     let socket = config.api.socket.clone();
-    let service = service::ApiService::new(speaker.clone());
+    let service = service::ApiService::new(speaker.clone(), fib.clone());
     let mut api = tokio::spawn(async move {
         clos_api::serve(&socket, service, async move {
             let _ = api_stopped.await;
@@ -122,6 +142,9 @@ async fn run(
     // The API may fail at once (socket in use by another closd): exit then.
     tokio::select! {
         result = &mut api => {
+            if let Some((rib, _)) = &fib {
+                rib.stop();
+            }
             speaker.shutdown().await;
             return match result {
                 Ok(Ok(())) => Ok(()),
@@ -134,6 +157,12 @@ async fn run(
     }
     info!("shutting down");
     let _ = stop_api.send(());
+    // Stop the FIB writer first: the sessions' withdrawals must not empty
+    // the kernel, whose routes keep forwarding until the next closd adopts
+    // them.
+    if let Some((rib, _)) = &fib {
+        rib.stop();
+    }
     speaker.shutdown().await;
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), api).await;
     Ok(())

@@ -14,11 +14,15 @@ use tonic::{Request, Response, Status};
 
 pub struct ApiService {
     speaker: Arc<Speaker>,
+    fib: Option<(clos_rib::KernelRib, clos_config::Fib)>,
 }
 
 impl ApiService {
-    pub fn new(speaker: Arc<Speaker>) -> ApiService {
-        ApiService { speaker }
+    pub fn new(
+        speaker: Arc<Speaker>,
+        fib: Option<(clos_rib::KernelRib, clos_config::Fib)>,
+    ) -> ApiService {
+        ApiService { speaker, fib }
     }
 
     fn find_peer(&self, address: &str) -> Result<&Arc<PeerShared>, Status> {
@@ -360,4 +364,91 @@ impl Clos for ApiService {
             ))),
         }
     }
+
+    async fn get_kernel_fib(
+        &self,
+        request: Request<pb::KernelFibRequest>,
+    ) -> Result<Response<pb::KernelFib>, Status> {
+        let req = request.get_ref();
+        let prefix = if req.prefix.is_empty() {
+            None
+        } else {
+            Some(parse_prefix(&req.prefix)?)
+        };
+        let Some((fib, config)) = &self.fib else {
+            return Ok(Response::new(pb::KernelFib {
+                enabled: false,
+                table: clos_config::DEFAULT_FIB_TABLE,
+                protocol: clos_config::DEFAULT_FIB_PROTOCOL as u32,
+                ..Default::default()
+            }));
+        };
+        let snapshot = fib
+            .snapshot(prefix, req.routes)
+            .await
+            .ok_or_else(|| Status::unavailable("the kernel FIB writer has stopped"))?;
+        let st = &snapshot.status;
+        Ok(Response::new(pb::KernelFib {
+            enabled: true,
+            table: config.table,
+            protocol: config.protocol as u32,
+            installed: st.installed as u64,
+            nexthop_objects: st.nexthop_objects as u64,
+            nexthop_groups: st.nexthop_groups as u64,
+            wanted: st.wanted as u64,
+            unresolved: st.unresolved as u64,
+            failed: st.failed as u64,
+            adopted: st.adopted as u64,
+            stale_pending: st.stale_pending,
+            stale_removed: st.stale_removed as u64,
+            memory_bytes: st.memory_bytes as u64,
+            next_hops: st
+                .next_hops
+                .iter()
+                .map(|n| pb::KernelNextHop {
+                    address: n.hop.address.to_string(),
+                    interface: n.hop.ifindex.map(interface_name).unwrap_or_default(),
+                    resolved: n.via.is_some(),
+                    via: n.via.map(|v| v.gateway().to_string()).unwrap_or_default(),
+                    via_interface: n
+                        .via
+                        .and_then(|v| v.ifindex())
+                        .map(interface_name)
+                        .unwrap_or_default(),
+                    routes: n.routes as u64,
+                })
+                .collect(),
+            failures: snapshot
+                .failed
+                .iter()
+                .map(|f| pb::KernelFailure {
+                    prefix: f.prefix.to_string(),
+                    error: f.error.clone(),
+                })
+                .collect(),
+            routes: snapshot
+                .routes
+                .iter()
+                .map(|r| pb::KernelRoute {
+                    prefix: r.prefix.to_string(),
+                    paths: r
+                        .next_hops
+                        .iter()
+                        .map(|h| pb::KernelPath {
+                            gateway: h.gateway().to_string(),
+                            interface: h.ifindex().map(interface_name).unwrap_or_default(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }))
+    }
+}
+
+/// An interface's name, or its index when it has none (any more).
+fn interface_name(ifindex: u32) -> String {
+    nix::net::if_::if_indextoname(ifindex)
+        .ok()
+        .and_then(|name| name.into_string().ok())
+        .unwrap_or_else(|| format!("if{ifindex}"))
 }

@@ -37,7 +37,7 @@ fn unsupported_features_are_refused_not_ignored() {
     let path = write(
         dir.path(),
         "closd.toml",
-        "[router]\nasn = 65000\nrouter-id = \"10.0.0.1\"\n\n[fib]\nkernel = true\n",
+        "[router]\nasn = 65000\nrouter-id = \"10.0.0.1\"\n\n[[neighbor]]\ninterface = \"eth1\"\nremote-as = \"external\"\n",
     );
     let out = closd()
         .arg("-c")
@@ -46,7 +46,7 @@ fn unsupported_features_are_refused_not_ignored() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("kernel"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unnumbered"));
 }
 
 fn status_field(pid: u32, field: &str) -> Option<String> {

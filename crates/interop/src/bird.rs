@@ -30,11 +30,26 @@ pub struct Bird {
     config: RouterConfig,
     announced: BTreeMap<IpNet, RouteAttrs>,
     process: Option<Process>,
+    /// `graceful restart aware` instead of `off`.
+    gr_aware: bool,
 }
 
 impl Bird {
     /// Writes the config into `<lab>/bird-<tag>/` and starts BIRD in `netns`.
     pub fn start(lab: &Lab, netns: &Netns, tag: &str, config: RouterConfig) -> Result<Bird> {
+        Self::start_with(lab, netns, tag, config, false)
+    }
+
+    /// [`Bird::start`] with BIRD's default `graceful restart aware` when
+    /// `gr_aware` (BIRD then sends End-of-RIB to peers that offer the
+    /// graceful-restart capability, RFC 4724).
+    pub fn start_with(
+        lab: &Lab,
+        netns: &Netns,
+        tag: &str,
+        config: RouterConfig,
+        gr_aware: bool,
+    ) -> Result<Bird> {
         let dir = lab.subdir(&format!("bird-{tag}"))?;
         let announced = config.originate.iter().cloned().collect();
         let mut bird = Bird {
@@ -43,6 +58,7 @@ impl Bird {
             config,
             announced,
             process: None,
+            gr_aware,
         };
         bird.start_process()?;
         Ok(bird)
@@ -126,10 +142,12 @@ impl Bird {
                 c,
                 "  connect delay time 1; connect retry time 2; error wait time 1, 5;"
             );
-            // No graceful restart: a lost session must flush routes at once.
+            // No graceful restart by default: a lost session must flush
+            // routes at once.
+            let gr = if self.gr_aware { "aware" } else { "off" };
             let _ = writeln!(
                 c,
-                "  graceful restart off; long lived graceful restart off;"
+                "  graceful restart {gr}; long lived graceful restart off;"
             );
             // BIRD sends a MED to an eBGP neighbor only when the export
             // filter sets it ("fresh"), so MEDs live here, not in the

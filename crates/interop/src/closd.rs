@@ -54,6 +54,10 @@ pub struct ClosdOptions {
     pub connect_retry: Option<u32>,
     /// Neighbors to configure with `import = "reject"` (default accept).
     pub import_reject: Vec<IpAddr>,
+    /// `[fib] kernel = true` with this `stale-time` (seconds).
+    pub kernel: Option<u32>,
+    /// `multipath` in `[router]`, with `multipath-relax = true`.
+    pub multipath: Option<u32>,
 }
 
 /// A running closd.
@@ -145,9 +149,19 @@ impl Closd {
             "connect-retry = {}",
             self.options.connect_retry.unwrap_or(2)
         );
+        if let Some(paths) = self.options.multipath {
+            let _ = writeln!(c, "multipath = {paths}");
+            let _ = writeln!(c, "multipath-relax = true");
+        }
         let _ = writeln!(c);
         let _ = writeln!(c, "[api]");
         let _ = writeln!(c, "socket = \"{}\"", self.socket().display());
+        if let Some(stale_time) = self.options.kernel {
+            let _ = writeln!(c);
+            let _ = writeln!(c, "[fib]");
+            let _ = writeln!(c, "kernel = true");
+            let _ = writeln!(c, "stale-time = {stale_time}");
+        }
         for n in &self.config.neighbors {
             let _ = writeln!(c);
             let _ = writeln!(c, "[[neighbor]]");
