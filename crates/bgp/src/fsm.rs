@@ -304,44 +304,7 @@ impl std::fmt::Display for DownReason {
 
 /// Human text of a NOTIFICATION: `NOTIFICATION 4/0 (hold timer expired)`.
 pub fn describe_notification(n: &Notification) -> String {
-    let what = match (n.code, n.subcode) {
-        (1, 1) => "connection not synchronized",
-        (1, 2) => "bad message length",
-        (1, 3) => "bad message type",
-        (1, _) => "message header error",
-        (2, 1) => "unsupported version number",
-        (2, 2) => "bad peer AS",
-        (2, 3) => "bad BGP identifier",
-        (2, 4) => "unsupported optional parameter",
-        (2, 6) => "unacceptable hold time",
-        (2, 7) => "unsupported capability",
-        (2, _) => "OPEN message error",
-        (3, 1) => "malformed attribute list",
-        (3, 2) => "unrecognized well-known attribute",
-        (3, 3) => "missing well-known attribute",
-        (3, 4) => "attribute flags error",
-        (3, 5) => "attribute length error",
-        (3, 6) => "invalid ORIGIN",
-        (3, 8) => "invalid NEXT_HOP",
-        (3, 9) => "optional attribute error",
-        (3, 10) => "invalid network field",
-        (3, 11) => "malformed AS_PATH",
-        (3, _) => "UPDATE message error",
-        (4, _) => "hold timer expired",
-        (5, _) => "finite state machine error",
-        (6, 1) => "cease: maximum number of prefixes reached",
-        (6, 2) => "cease: administrative shutdown",
-        (6, 3) => "cease: peer de-configured",
-        (6, 4) => "cease: administrative reset",
-        (6, 5) => "cease: connection rejected",
-        (6, 6) => "cease: other configuration change",
-        (6, 7) => "cease: connection collision resolution",
-        (6, 8) => "cease: out of resources",
-        (6, 9) => "cease: hard reset",
-        (6, _) => "cease",
-        (7, _) => "route-refresh message error",
-        _ => "unknown error",
-    };
+    let what = clos_wire::notification_name(n.code, n.subcode);
     format!("NOTIFICATION {}/{} ({what})", n.code, n.subcode)
 }
 

@@ -59,6 +59,35 @@ pub struct PeerConfig {
     /// IP TTL / hop limit of the session's packets (1 for directly
     /// connected eBGP).
     pub ttl: u8,
+    /// BGP unnumbered: the session runs over this interface to the peer's
+    /// IPv6 link-local address, as neighbor discovery finds it; `address`
+    /// is then unspecified.
+    pub interface: Option<InterfacePeer>,
+}
+
+impl PeerConfig {
+    /// How operators name this neighbor: its address, or its interface.
+    pub fn name(&self) -> String {
+        match &self.interface {
+            Some(i) => i.name.clone(),
+            None => self.address.to_string(),
+        }
+    }
+}
+
+/// The interface of an unnumbered neighbor and what is known of the peer
+/// on it (fed by neighbor discovery in the daemon).
+#[derive(Debug, Clone)]
+pub struct InterfacePeer {
+    pub name: String,
+    pub peer: tokio::sync::watch::Receiver<Option<LinkPeer>>,
+}
+
+/// A peer found on a link: its link-local address and the interface index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkPeer {
+    pub address: std::net::Ipv6Addr,
+    pub ifindex: u32,
 }
 
 /// Counters of one neighbor (monotonic across sessions unless noted).

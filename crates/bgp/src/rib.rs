@@ -126,6 +126,9 @@ pub fn path_next_hop(attrs: &PathAttributes) -> Option<IpAddr> {
 pub enum PeerCommand {
     /// Max-prefix exceeded with action teardown (RFC 4486 Cease 6/1).
     MaxPrefixExceeded,
+    /// BFD saw the neighbor go down: close the session at once with Cease
+    /// "BFD Down" (RFC 9384, 6/10); it restarts as usual.
+    BfdDown,
     /// Send ROUTE-REFRESH for every negotiated family (RFC 2918); the reply
     /// names the families, or says why not.
     RequestRefresh(oneshot::Sender<Result<Vec<Family>, String>>),
@@ -605,7 +608,7 @@ impl Rib {
                 if p.accepted > max.limit && !p.max_prefix_tripped {
                     p.max_prefix_tripped = true;
                     warn!(
-                        peer = %p.shared.config.address,
+                        peer = %p.shared.config.name(),
                         accepted = p.accepted,
                         limit = max.limit,
                         "maximum prefix limit exceeded"

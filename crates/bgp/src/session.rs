@@ -147,6 +147,8 @@ pub struct PeerTask {
     /// The established session's parameters (a copy of what `PeerShared`
     /// shows, kept here so UPDATE handling takes no lock).
     negotiated: Option<Arc<crate::fsm::Negotiated>>,
+    /// BGP unnumbered: the peer found on the interface, when known.
+    link: Option<watch::Receiver<Option<crate::peer::LinkPeer>>>,
 }
 
 impl PeerTask {
@@ -165,7 +167,9 @@ impl PeerTask {
             shared: shared.clone(),
             incoming: incoming_tx,
         };
+        let link = shared.config.interface.as_ref().map(|i| i.peer.clone());
         let task = PeerTask {
+            link,
             shared,
             local,
             rib,
@@ -190,7 +194,7 @@ impl PeerTask {
 
     /// Run until the speaker shuts down.
     pub async fn run(mut self) {
-        let span = tracing::info_span!("peer", addr = %self.shared.config.address);
+        let span = tracing::info_span!("peer", addr = %self.shared.config.name());
         async move {
             self.shared.update_session(|s| {
                 s.local_capabilities = self.local.open().capabilities;
@@ -204,6 +208,7 @@ impl PeerTask {
                     _ => None,
                 };
                 let wants_connect_timer = !self.shared.config.passive
+                    && self.remote().is_some()
                     && !self.connecting
                     && self.conns.is_empty()
                     && self.admin_down.is_none();
@@ -243,6 +248,11 @@ impl PeerTask {
                         self.admin_down = None;
                     }
                     _ = sleep_until(self.next_connect_at), if wants_connect_timer => {}
+                    Some(()) = link_changed(&mut self.link) => {
+                        if let Some(peer) = self.remote() {
+                            info!(%peer, "neighbor found on the interface");
+                        }
+                    }
                 }
             }
         }
@@ -273,8 +283,26 @@ impl PeerTask {
         self.shared.set_state(state);
     }
 
+    /// Where to connect: the configured address, or for an unnumbered
+    /// neighbor the link-local address found on the interface (None until
+    /// it is).
+    fn remote(&self) -> Option<SocketAddr> {
+        let cfg = &self.shared.config;
+        match &self.link {
+            None => Some(SocketAddr::new(cfg.address, cfg.port)),
+            Some(link) => link.borrow().map(|p| {
+                SocketAddr::V6(std::net::SocketAddrV6::new(
+                    p.address, cfg.port, 0, p.ifindex,
+                ))
+            }),
+        }
+    }
+
     /// Start an outgoing connection attempt when one is due (Connect state).
     fn maybe_connect(&mut self) {
+        let Some(remote) = self.remote() else {
+            return;
+        };
         let cfg = &self.shared.config;
         if cfg.passive
             || self.connecting
@@ -285,7 +313,6 @@ impl PeerTask {
             return;
         }
         self.connecting = true;
-        let remote = SocketAddr::new(cfg.address, cfg.port);
         let local = cfg.local_address;
         let ttl = cfg.ttl;
         let timeout = cfg.connect_retry.max(Duration::from_secs(1));
@@ -424,6 +451,26 @@ impl PeerTask {
                     _ => Err("the session is not established".to_string()),
                 };
                 let _ = reply.send(result);
+            }
+            PeerCommand::BfdDown => {
+                let ids: Vec<u64> = self
+                    .conns
+                    .iter()
+                    .filter(|c| c.fsm.state() == State::Established)
+                    .map(|c| c.id)
+                    .collect();
+                for id in ids {
+                    warn!("BFD down: closing the session");
+                    self.step(
+                        id,
+                        Input::Stop(Notification {
+                            code: code::CEASE,
+                            subcode: code::BFD_DOWN,
+                            data: vec![],
+                        }),
+                    )
+                    .await;
+                }
             }
             PeerCommand::MaxPrefixExceeded => {
                 let restart = self.shared.config.max_prefix.and_then(|m| m.restart);
@@ -610,14 +657,23 @@ impl PeerTask {
             out: out.clone(),
         });
         let local_address = canonical_ip(local.ip());
+        // A session between link-local addresses (BGP unnumbered) is bound
+        // to its interface: our link-local is the next hop we advertise,
+        // and the peer's link-local next hops are on that interface.
+        let (local_link_local, ifindex) = match local {
+            SocketAddr::V6(a) if a.scope_id() != 0 && a.ip().segments()[0] & 0xffc0 == 0xfe80 => {
+                (Some(*a.ip()), Some(a.scope_id()))
+            }
+            _ => (None, None),
+        };
         let _ = self
             .rib
             .send(RibEvent::PeerUp {
                 peer: self.shared.id,
                 negotiated: Box::new(neg),
                 local_address,
-                local_link_local: None,
-                ifindex: None,
+                local_link_local,
+                ifindex,
                 out,
             })
             .await;
@@ -842,6 +898,17 @@ fn update_events(
         });
     }
     events
+}
+
+/// Resolves when an unnumbered neighbor's discovered peer changes; never
+/// for a numbered one (or once discovery has gone away).
+async fn link_changed(
+    link: &mut Option<watch::Receiver<Option<crate::peer::LinkPeer>>>,
+) -> Option<()> {
+    match link {
+        Some(rx) => rx.changed().await.ok(),
+        None => std::future::pending().await,
+    }
 }
 
 fn far_future() -> Instant {

@@ -101,7 +101,8 @@ impl Speaker {
                 hold_time: pc.hold_time,
                 remote_as: pc.remote_as,
                 families: pc.families.clone(),
-                extended_next_hop: false,
+                // RFC 8950 IPv4 routes over the IPv6 link-local session.
+                extended_next_hop: pc.interface.is_some(),
             };
             let (task, handle) = PeerTask::new(
                 shared.clone(),
@@ -171,7 +172,31 @@ impl Speaker {
 
     /// The peer configured with this address.
     pub fn peer(&self, address: IpAddr) -> Option<&Arc<PeerShared>> {
-        self.peers.iter().find(|p| p.config.address == address)
+        self.peers
+            .iter()
+            .find(|p| p.config.interface.is_none() && p.config.address == address)
+    }
+
+    /// The peer an operator names: an address, or an unnumbered neighbor's
+    /// interface.
+    pub fn peer_named(&self, name: &str) -> Option<&Arc<PeerShared>> {
+        match name.parse::<IpAddr>() {
+            Ok(address) => self.peer(address),
+            Err(_) => self
+                .peers
+                .iter()
+                .find(|p| p.config.interface.as_ref().is_some_and(|i| i.name == name)),
+        }
+    }
+
+    /// Tear the session with `peer` down because BFD saw it fail.
+    pub async fn bfd_down(&self, peer: PeerId) -> Result<(), Error> {
+        let Some((_, tx)) = self.commands.iter().find(|(id, _)| *id == peer) else {
+            return Ok(());
+        };
+        tx.send(crate::rib::PeerCommand::BfdDown)
+            .await
+            .map_err(|_| Error::Stopped)
     }
 
     /// Peer id → shared state, for rendering routes.
@@ -249,7 +274,19 @@ impl Speaker {
 
 async fn dispatch(handles: &[PeerHandle], stream: tokio::net::TcpStream, remote: SocketAddr) {
     let ip = canonical_ip(remote.ip());
-    match handles.iter().find(|h| h.shared.config.address == ip) {
+    // A link-local peer is the unnumbered neighbor of the interface it
+    // came in on (point-to-point links: whoever is on it is the peer).
+    let on_link = |h: &&PeerHandle| match (&h.shared.config.interface, remote) {
+        (Some(i), SocketAddr::V6(r)) if r.scope_id() != 0 => {
+            i.peer.borrow().is_some_and(|p| p.ifindex == r.scope_id())
+        }
+        _ => false,
+    };
+    let found = handles
+        .iter()
+        .find(|h| h.shared.config.interface.is_none() && h.shared.config.address == ip)
+        .or_else(|| handles.iter().find(on_link));
+    match found {
         Some(h) => {
             debug!(%remote, "incoming connection");
             let _ = h.incoming.send(stream).await;

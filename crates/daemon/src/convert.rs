@@ -4,10 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::bail;
 use clos_bgp::decision::DecisionOptions;
 use clos_bgp::fsm::RemoteAsRule;
-use clos_bgp::peer::{MaxPrefix, MaxPrefixAction, PeerConfig};
+use clos_bgp::peer::{InterfacePeer, LinkPeer, MaxPrefix, MaxPrefixAction, PeerConfig};
 use clos_bgp::policy::{self, Policy};
 use clos_bgp::speaker::SpeakerConfig;
 use clos_config::{Config, PeerAddress, RemoteAs};
@@ -44,23 +43,31 @@ fn policy(config: &Config, p: &clos_config::Policy) -> Policy {
     }
 }
 
-/// The speaker's settings for a validated config.
-pub fn speaker_config(config: &Config) -> anyhow::Result<SpeakerConfig> {
+/// Where neighbor discovery reports the peer of each unnumbered neighbor's
+/// interface.
+pub type Links = Vec<(String, tokio::sync::watch::Sender<Option<LinkPeer>>)>;
+
+/// The speaker's settings for a validated config, and the discovery
+/// channels of its unnumbered neighbors.
+pub fn speaker_config(config: &Config) -> anyhow::Result<(SpeakerConfig, Links)> {
+    let mut links: Links = Vec::new();
     let router = &config.router;
     let mut peers = Vec::new();
     for n in &config.neighbors {
-        let address = match &n.peer {
-            PeerAddress::Address(a) => *a,
-            PeerAddress::Interface(name) => bail!(
-                "neighbor on interface {name:?}: BGP unnumbered is not supported by this build yet"
-            ),
+        let (address, interface) = match &n.peer {
+            PeerAddress::Address(a) => (*a, None),
+            PeerAddress::Interface(name) => {
+                let (tx, rx) = tokio::sync::watch::channel(None);
+                links.push((name.clone(), tx));
+                (
+                    std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+                    Some(InterfacePeer {
+                        name: name.clone(),
+                        peer: rx,
+                    }),
+                )
+            }
         };
-        if n.bfd.is_some() {
-            bail!(
-                "neighbor {}: bfd = true: BFD is not supported by this build yet",
-                n.peer
-            );
-        }
         let remote_as = match n.remote_as {
             RemoteAs::Asn(a) => RemoteAsRule::Exact(a),
             RemoteAs::External => RemoteAsRule::External,
@@ -93,21 +100,25 @@ pub fn speaker_config(config: &Config) -> anyhow::Result<SpeakerConfig> {
             } else {
                 n.ebgp_multihop.max(1)
             },
+            interface,
         });
     }
-    Ok(SpeakerConfig {
-        asn: router.asn,
-        router_id: router.router_id,
-        listen: router.listen.clone(),
-        originate: router.originate.clone(),
-        multipath: router.multipath as usize,
-        decision: DecisionOptions {
-            always_compare_med: false,
-            multipath_relax: router.multipath_relax,
+    Ok((
+        SpeakerConfig {
+            asn: router.asn,
+            router_id: router.router_id,
+            listen: router.listen.clone(),
+            originate: router.originate.clone(),
+            multipath: router.multipath as usize,
+            decision: DecisionOptions {
+                always_compare_med: false,
+                multipath_relax: router.multipath_relax,
+            },
+            peers,
+            fib: None,
         },
-        peers,
-        fib: None,
-    })
+        links,
+    ))
 }
 
 #[cfg(test)]
@@ -150,7 +161,7 @@ entries = []
             "test.toml",
         )
         .unwrap();
-        let speaker = speaker_config(&config).unwrap();
+        let (speaker, _) = speaker_config(&config).unwrap();
         let peer = &speaker.peers[0];
         let import = &peer.import;
         assert_eq!(import.name(), "customers");
@@ -194,7 +205,7 @@ remote-as = 65000
             "test.toml",
         )
         .unwrap();
-        let speaker = speaker_config(&config).unwrap();
+        let (speaker, _) = speaker_config(&config).unwrap();
         let p = net("192.0.2.0/24");
         assert!(!speaker.peers[0].import.permits(&p));
         assert!(!speaker.peers[0].export.permits(&p));

@@ -7,8 +7,10 @@
 //! its socket.
 #![forbid(unsafe_code)]
 
+mod bfd;
 mod convert;
 mod kernel;
+mod links;
 mod privileges;
 mod service;
 
@@ -59,7 +61,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    let mut speaker_config = match convert::speaker_config(&config) {
+    let (mut speaker_config, links) = match convert::speaker_config(&config) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("closd: {}: {e:#}", args.config.display());
@@ -109,7 +111,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(config, speaker_config, listeners, fib)) {
+    match runtime.block_on(run(config, speaker_config, listeners, fib, links)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("closd: {e:#}");
@@ -123,11 +125,14 @@ async fn run(
     speaker_config: clos_bgp::speaker::SpeakerConfig,
     listeners: Vec<std::net::TcpListener>,
     fib: Option<(clos_rib::KernelRib, clos_config::Fib)>,
+    links: convert::Links,
 ) -> anyhow::Result<()> {
+    let _discovery = links::start(links)?;
     let speaker = clos_bgp::speaker::Speaker::start_with(speaker_config, listeners)
         .await
         .context("starting the BGP speaker")?;
     let speaker = Arc::new(speaker);
+    let _bfd = bfd::start(speaker.clone(), &config).await?;
     let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
     let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();

@@ -19,6 +19,20 @@ pub fn needed(config: &clos_config::Config) -> CapsHashSet {
         // Routes, nexthop objects and link state over netlink.
         keep.insert(Capability::CAP_NET_ADMIN);
     }
+    let unnumbered = config
+        .neighbors
+        .iter()
+        .any(|n| matches!(n.peer, clos_config::PeerAddress::Interface(_)));
+    let bfd = config.neighbors.iter().any(|n| n.bfd.is_some());
+    if unnumbered || bfd {
+        // Raw ICMPv6 sockets for Router Advertisements; SO_BINDTODEVICE
+        // for link-local BFD sessions.
+        keep.insert(Capability::CAP_NET_RAW);
+    }
+    if bfd {
+        // BFD listens on UDP port 3784 (RFC 5881).
+        keep.insert(Capability::CAP_NET_BIND_SERVICE);
+    }
     keep
 }
 

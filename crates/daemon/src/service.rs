@@ -1,7 +1,6 @@
 //! The gRPC API of closd: answers `clos.v1.Clos` from the speaker's state.
 //! Conversions from internal types to protobuf live here, at the edge.
 
-use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -25,13 +24,11 @@ impl ApiService {
         ApiService { speaker, fib }
     }
 
-    fn find_peer(&self, address: &str) -> Result<&Arc<PeerShared>, Status> {
-        let ip: IpAddr = address
-            .parse()
-            .map_err(|_| Status::invalid_argument(format!("not an IP address: {address:?}")))?;
+    /// A neighbor by address, or an unnumbered one by interface name.
+    fn find_peer(&self, name: &str) -> Result<&Arc<PeerShared>, Status> {
         self.speaker
-            .peer(ip)
-            .ok_or_else(|| Status::not_found(format!("no neighbor {ip}")))
+            .peer_named(name)
+            .ok_or_else(|| Status::not_found(format!("no neighbor {name}")))
     }
 }
 
@@ -102,7 +99,7 @@ fn summary_of(peer: &PeerShared) -> pb::NeighborSummary {
     let s = peer.session();
     let c = &peer.counters;
     pb::NeighborSummary {
-        address: peer.config.address.to_string(),
+        address: peer.config.name(),
         remote_as: s.negotiated.as_ref().map(|n| n.remote_asn).unwrap_or(
             match peer.config.remote_as {
                 clos_bgp::fsm::RemoteAsRule::Exact(a) => a,
@@ -144,7 +141,7 @@ fn route_of(speaker: &Speaker, r: &RouteView) -> pb::Route {
     } else {
         match speaker.peer_by_id(r.peer) {
             Some(p) => (
-                p.config.address.to_string(),
+                p.config.name(),
                 p.session().negotiated.map(|n| n.remote_asn).unwrap_or(0),
             ),
             None => (format!("peer {}", r.peer), 0),
@@ -360,7 +357,7 @@ impl Clos for ApiService {
             })),
             Err(why) => Err(Status::failed_precondition(format!(
                 "cannot refresh {}: {why}",
-                peer.config.address
+                peer.config.name()
             ))),
         }
     }

@@ -58,6 +58,9 @@ pub struct ClosdOptions {
     pub kernel: Option<u32>,
     /// `multipath` in `[router]`, with `multipath-relax = true`.
     pub multipath: Option<u32>,
+    /// A whole config file instead of one rendered from the
+    /// [`RouterConfig`]; `{socket}` is replaced by the API socket path.
+    pub raw_config: Option<String>,
 }
 
 /// A running closd.
@@ -119,6 +122,9 @@ impl Closd {
 
     /// Renders the config (contract in DESIGN.md and the interop brief).
     pub fn render_config(&self) -> String {
+        if let Some(raw) = &self.options.raw_config {
+            return raw.replace("{socket}", &self.socket().display().to_string());
+        }
         let mut c = String::new();
         let _ = writeln!(c, "[router]");
         let _ = writeln!(c, "asn = {}", self.config.asn);

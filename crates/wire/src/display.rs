@@ -117,6 +117,7 @@ pub fn notification_name(code: u8, subcode: u8) -> &'static str {
         (n::HOLD_TIMER_EXPIRED, _) => "hold timer expired",
         (n::FSM_ERROR, _) => "finite state machine error",
         (n::CEASE, n::MAXIMUM_PREFIXES_REACHED) => "cease: maximum number of prefixes reached",
+        (n::CEASE, n::BFD_DOWN) => "cease: BFD down",
         (n::CEASE, n::ADMINISTRATIVE_SHUTDOWN) => "cease: administrative shutdown",
         (n::CEASE, n::PEER_DECONFIGURED) => "cease: peer de-configured",
         (n::CEASE, n::ADMINISTRATIVE_RESET) => "cease: administrative reset",
@@ -124,6 +125,7 @@ pub fn notification_name(code: u8, subcode: u8) -> &'static str {
         (n::CEASE, n::OTHER_CONFIGURATION_CHANGE) => "cease: other configuration change",
         (n::CEASE, n::CONNECTION_COLLISION_RESOLUTION) => "cease: connection collision resolution",
         (n::CEASE, n::OUT_OF_RESOURCES) => "cease: out of resources",
+        (n::CEASE, n::HARD_RESET) => "cease: hard reset",
         (n::CEASE, _) => "cease",
         (n::ROUTE_REFRESH_MESSAGE_ERROR, n::INVALID_MESSAGE_LENGTH) => {
             "route refresh: invalid message length"

@@ -37,8 +37,8 @@ pub mod types;
 pub use attributes::attribute_name;
 pub use decode::{decode_message, frame, Decoded, UpdateAction, UpdateIssue};
 pub use display::{
-    format_community, format_extended_community, format_large_community, parse_community,
-    parse_large_community,
+    format_community, format_extended_community, format_large_community, notification_name,
+    parse_community, parse_large_community,
 };
 pub use encode::{encode_announcements, encode_end_of_rib, encode_message, encode_withdrawals};
 pub use error::{DecodeError, EncodeError};

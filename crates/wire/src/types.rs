@@ -245,12 +245,16 @@ pub mod notification {
     // Cease subcodes (RFC 4486).
     pub const MAXIMUM_PREFIXES_REACHED: u8 = 1;
     pub const ADMINISTRATIVE_SHUTDOWN: u8 = 2;
+    /// Cease subcode 10, "BFD Down" (RFC 9384).
+    pub const BFD_DOWN: u8 = 10;
     pub const PEER_DECONFIGURED: u8 = 3;
     pub const ADMINISTRATIVE_RESET: u8 = 4;
     pub const CONNECTION_REJECTED: u8 = 5;
     pub const OTHER_CONFIGURATION_CHANGE: u8 = 6;
     pub const CONNECTION_COLLISION_RESOLUTION: u8 = 7;
     pub const OUT_OF_RESOURCES: u8 = 8;
+    /// Cease subcode 9, "Hard Reset" (RFC 8538).
+    pub const HARD_RESET: u8 = 9;
 
     // Route refresh message error subcodes (RFC 7313 §5).
     pub const INVALID_MESSAGE_LENGTH: u8 = 1;
