@@ -108,6 +108,15 @@ pub fn neighbor(detail: &pb::NeighborDetail) -> String {
         port(detail.local_port),
         port(detail.remote_port),
     ));
+    if !detail.remote_address.is_empty() {
+        line(format!("Remote address {}", detail.remote_address));
+    }
+    if !detail.bfd_state.is_empty() {
+        line(format!(
+            "BFD {}, detection time {} ms",
+            detail.bfd_state, detail.bfd_detect_ms
+        ));
+    }
     line(format!(
         "Hold time {} s (configured {} s), keepalive interval {} s, \
          worst keepalive delay {} ms",

@@ -132,12 +132,12 @@ async fn run(
         .await
         .context("starting the BGP speaker")?;
     let speaker = Arc::new(speaker);
-    let _bfd = bfd::start(speaker.clone(), &config).await?;
+    let bfd = bfd::start(speaker.clone(), &config).await?;
     let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
     let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
     let socket = config.api.socket.clone();
-    let service = service::ApiService::new(speaker.clone(), fib.clone());
+    let service = service::ApiService::new(speaker.clone(), fib.clone(), bfd.clone());
     let mut api = tokio::spawn(async move {
         clos_api::serve(&socket, service, async move {
             let _ = api_stopped.await;

@@ -1,6 +1,7 @@
 //! The gRPC API of closd: answers `clos.v1.Clos` from the speaker's state.
 //! Conversions from internal types to protobuf live here, at the edge.
 
+use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -14,14 +15,31 @@ use tonic::{Request, Response, Status};
 pub struct ApiService {
     speaker: Arc<Speaker>,
     fib: Option<(clos_rib::KernelRib, clos_config::Fib)>,
+    bfd: Option<Arc<clos_bfd::BfdManager>>,
 }
 
 impl ApiService {
     pub fn new(
         speaker: Arc<Speaker>,
         fib: Option<(clos_rib::KernelRib, clos_config::Fib)>,
+        bfd: Option<Arc<clos_bfd::BfdManager>>,
     ) -> ApiService {
-        ApiService { speaker, fib }
+        ApiService { speaker, fib, bfd }
+    }
+
+    /// The BFD session of a neighbor, if it has one.
+    fn bfd_of(&self, peer: &PeerShared) -> Option<clos_bfd::SessionInfo> {
+        let bfd = self.bfd.as_ref()?;
+        let (address, interface) = match &peer.config.interface {
+            Some(i) => (
+                i.peer.borrow().map(|p| IpAddr::V6(p.address))?,
+                Some(i.name.clone()),
+            ),
+            None => (peer.config.address, None),
+        };
+        bfd.sessions()
+            .into_iter()
+            .find(|s| s.peer == address && (interface.is_none() || s.interface == interface))
     }
 
     /// A neighbor by address, or an unnumbered one by interface name.
@@ -228,7 +246,17 @@ impl Clos for ApiService {
         let s = peer.session();
         let c = &peer.counters;
         let neg = s.negotiated.as_ref();
+        let bfd = self.bfd_of(peer);
         Ok(Response::new(pb::NeighborDetail {
+            remote_address: s.remote.map(|a| a.ip().to_string()).unwrap_or_default(),
+            bfd_state: bfd
+                .as_ref()
+                .map(|b| format!("{:?}", b.state))
+                .unwrap_or_default(),
+            bfd_detect_ms: bfd
+                .as_ref()
+                .map(|b| b.detection_time.as_millis() as u64)
+                .unwrap_or(0),
             summary: Some(summary_of(peer)),
             local_address: s.local.map(|a| a.ip().to_string()).unwrap_or_default(),
             local_port: s.local.map(|a| a.port() as u32).unwrap_or(0),

@@ -174,6 +174,16 @@ fn unnumbered_sessions_carry_ipv4_over_link_local_next_hops() {
             families.contains("ipv4-unicast") && families.contains("ipv6-unicast"),
             "{detail}"
         );
+        ensure!(detail["remote_address"] == b_ll.as_str(), "{detail}");
+        let detail = wait_until("BFD Up with b", TIMEOUT, || {
+            let d = closd_a.closctl_json(&["bgp", "neighbor", "eth1"])?;
+            Ok((d["bfd_state"] == "Up").then_some(d))
+        })?;
+        let detect = detail["bfd_detect_ms"].as_u64().unwrap_or(0);
+        ensure!(
+            (100..=200).contains(&detect),
+            "detection time {detect} ms, not 3 x 50 ms: {detail}"
+        );
 
         // BFD: b freezes (no BFD, no keepalives). a must drop the session
         // within a few detection times, not after the 90 s hold time.

@@ -113,6 +113,9 @@ fn neighbor_detail_block() {
         max_prefix: 0,
         withdrawn_treated: 1,
         attributes_discarded: 0,
+        remote_address: "10.0.0.2".into(),
+        bfd_state: "Up".into(),
+        bfd_detect_ms: 150,
     };
     assert_eq!(
         neighbor(&detail),
@@ -122,6 +125,8 @@ BGP neighbor is 10.0.0.2, remote AS 65001, external link
   BGP state = Established, for 00:03:12
   Remote router ID 10.0.0.2, established 2 time(s)
   Local address 10.0.0.1, local port 179, remote port 40312
+  Remote address 10.0.0.2
+  BFD Up, detection time 150 ms
   Hold time 90 s (configured 90 s), keepalive interval 30 s, worst keepalive delay 12 ms
   Address families: ipv4-unicast, ipv6-unicast
   Capabilities:
@@ -327,6 +332,9 @@ mod json_contract {
                 "max_prefix",
                 "withdrawn_treated",
                 "attributes_discarded",
+                "remote_address",
+                "bfd_state",
+                "bfd_detect_ms",
             ])
         );
         // An absent nested message still shows all of its keys.
