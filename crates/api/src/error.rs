@@ -1,9 +1,10 @@
 //! The error type of this crate.
 
 use std::io;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
-/// What can go wrong while serving or reaching the API socket.
+/// What can go wrong while serving or reaching the API (socket or TCP).
 ///
 /// Each message is complete on its own, the underlying error included, so
 /// the variants expose no `source()`: printing the chain (anyhow's `{:#}`)
@@ -57,6 +58,44 @@ pub enum ApiError {
         /// The underlying error.
         error: tonic::transport::Error,
     },
+
+    /// The API's TCP listener could not be bound.
+    #[error("cannot listen on {address}: {} ([api] listen)", describe_io(error))]
+    TcpBind {
+        /// The `[api] listen` address.
+        address: SocketAddr,
+        /// The underlying error.
+        error: io::Error,
+    },
+
+    /// Serving the API on TCP failed.
+    #[error("gRPC transport error on {address}: {error}")]
+    TcpTransport {
+        /// The listener's address.
+        address: SocketAddr,
+        /// The error and its causes, on one line.
+        error: String,
+    },
+
+    /// A client could not reach the daemon's TCP listener.
+    #[error(
+        "cannot connect to closd at {address}: {error} — is closd listening there? ([api] listen)"
+    )]
+    TcpConnect {
+        /// The address tried.
+        address: SocketAddr,
+        /// The error and its causes, on one line.
+        error: String,
+    },
+
+    /// An API token is unusable (empty, unreadable, not printable ASCII).
+    #[error("{origin}: {reason}")]
+    Token {
+        /// Where the token came from: a file path, or a description.
+        origin: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// An `io::Error` as a person reads it: "No such file or directory", without
@@ -71,7 +110,7 @@ pub(crate) fn describe_io(error: &io::Error) -> String {
 
 /// An error and its causes on one line, e.g. "transport error: connection
 /// reset". tonic's transport errors keep the useful part in `source()`.
-fn describe_chain(error: &dyn std::error::Error) -> String {
+pub(crate) fn describe_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut cause = error.source();
     while let Some(inner) = cause {

@@ -1,4 +1,5 @@
-//! The closd API: protobuf types, gRPC stubs and the Unix-socket transport.
+//! The closd API: protobuf types, gRPC stubs, and its two transports: a
+//! Unix socket, and TCP with a token.
 //!
 //! This crate owns the edge between the daemon and its clients:
 //! - [`pb`] — the types and service generated from `proto/clos.proto`
@@ -7,16 +8,24 @@
 //!   keys, which is the `--json` contract of the CLI.
 //! - [`serve`] and [`connect`] — gRPC over a Unix domain socket, with the
 //!   socket housekeeping a daemon needs (stale sockets, a second daemon,
-//!   owner-only permissions, clean-up on shutdown).
+//!   owner-only permissions, clean-up on shutdown). No token: the socket's
+//!   mode decides who may talk.
+//! - [`bind_tcp`], [`serve_tcp`] and [`connect_to`] — gRPC over TCP, every
+//!   request carrying the API token (`authorization: Bearer TOKEN`,
+//!   checked in constant time; [`ApiToken`], `auth.rs`).
 //!
 //! It does not own the daemon's state or the CLI's rendering: conversions
 //! from internal types live with the daemon, tables live in `closctl`.
 #![forbid(unsafe_code)]
 
+mod auth;
 mod error;
+mod tcp;
 mod transport;
 
+pub use auth::{ApiToken, RequireToken, SendToken};
 pub use error::ApiError;
+pub use tcp::{bind_tcp, connect_to, serve_tcp, Client, Target};
 pub use transport::{connect, serve};
 
 /// Types and gRPC stubs generated from `proto/clos.proto` (package `clos.v1`).

@@ -1,5 +1,5 @@
 //! gRPC over a Unix domain socket: [`serve`] for closd, [`connect`] for
-//! clients.
+//! clients. (The TCP transport, with its token, is `tcp.rs`.)
 //!
 //! The socket is the API's only access control, so it is created owner-only
 //! (0600) before it becomes visible at its path: we bind under a temporary
@@ -59,6 +59,11 @@ pub async fn serve<S: Clos>(
 /// is reported at once as [`ApiError::Connect`], with the path and a hint.
 /// Later reconnections (after the daemon restarts) dial the same path.
 pub async fn connect(path: &Path) -> Result<ClosClient<Channel>, ApiError> {
+    Ok(ClosClient::new(unix_channel(path).await?))
+}
+
+/// The HTTP/2 channel behind [`connect`], shared with [`crate::connect_to`].
+pub(crate) async fn unix_channel(path: &Path) -> Result<Channel, ApiError> {
     let first = UnixStream::connect(path)
         .await
         .map_err(|error| ApiError::Connect {
@@ -88,7 +93,7 @@ pub async fn connect(path: &Path) -> Result<ClosClient<Channel>, ApiError> {
             path: path.to_path_buf(),
             error,
         })?;
-    Ok(ClosClient::new(channel))
+    Ok(channel)
 }
 
 /// The socket file we created; removes it when dropped, unless another

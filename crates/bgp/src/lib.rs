@@ -18,7 +18,11 @@
 //! - `policy`    — prefix lists and import/export policies
 //! - `peer`      — neighbor configuration and the state shared with the API
 //! - `speaker`   — starts all tasks; the API's entry point
-#![forbid(unsafe_code)]
+//! - `sockopt`   — GTSM (RFC 5082) and TCP MD5 (RFC 2385) socket options
+//!
+//! Unsafe code is denied everywhere but in `sockopt`'s two system calls,
+//! which carry their own `#[allow]` and safety argument.
+#![deny(unsafe_code)]
 
 pub mod adj_out;
 pub mod decision;
@@ -29,6 +33,7 @@ pub mod peer;
 pub mod policy;
 pub mod rib;
 pub mod session;
+pub mod sockopt;
 pub mod speaker;
 
 use std::net::SocketAddr;
@@ -38,6 +43,16 @@ use std::net::SocketAddr;
 pub enum Error {
     #[error("cannot listen on {address}: {source}")]
     Listen {
+        address: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A per-neighbor socket option on a listener could not be set (TCP
+    /// MD5 key, GTSM): starting without it would weaken the session.
+    #[error("cannot set {what} for neighbor {peer} on the listener {address}: {source}")]
+    ListenerOption {
+        what: &'static str,
+        peer: String,
         address: SocketAddr,
         #[source]
         source: std::io::Error,

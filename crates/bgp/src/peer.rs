@@ -15,6 +15,7 @@ use clos_wire::Family;
 
 use crate::fsm::{Negotiated, RemoteAsRule, State};
 use crate::policy::Policy;
+use crate::sockopt::TcpMd5Key;
 
 /// Index of a peer in the speaker; 0 is the router itself (originated routes).
 pub type PeerId = u32;
@@ -59,6 +60,13 @@ pub struct PeerConfig {
     /// IP TTL / hop limit of the session's packets (1 for directly
     /// connected eBGP).
     pub ttl: u8,
+    /// GTSM (RFC 5082): send with TTL 255 and drop whatever arrives from
+    /// the peer with less, on our connection and on accepted ones (whose
+    /// SYN must have arrived with 255). Directly connected eBGP only.
+    pub ttl_security: bool,
+    /// TCP MD5 signatures (RFC 2385) with this key, on our connection and
+    /// on every listener, for this peer's address. Numbered peers only.
+    pub tcp_md5_key: Option<TcpMd5Key>,
     /// BGP unnumbered: the session runs over this interface to the peer's
     /// IPv6 link-local address, as neighbor discovery finds it; `address`
     /// is then unspecified.

@@ -129,6 +129,9 @@ pub enum PeerCommand {
     /// BFD saw the neighbor go down: close the session at once with Cease
     /// "BFD Down" (RFC 9384, 6/10); it restarts as usual.
     BfdDown,
+    /// The session's interface lost its link (fast external failover, as
+    /// FRR's default): close at once, no NOTIFICATION can get through.
+    LinkDown,
     /// Send ROUTE-REFRESH for every negotiated family (RFC 2918); the reply
     /// names the families, or says why not.
     RequestRefresh(oneshot::Sender<Result<Vec<Family>, String>>),

@@ -50,8 +50,9 @@ use crate::adj_out::{AdjRibOutQueue, Batch};
 use crate::fsm::{
     describe_notification, Connection, DownReason, Input, LocalParams, Output, State,
 };
-use crate::peer::{PeerCounters, PeerShared};
+use crate::peer::{PeerConfig, PeerCounters, PeerShared};
 use crate::rib::{PeerCommand, RibEvent};
+use crate::sockopt::{self, TcpMd5Key};
 
 /// Largest idle hold time between failing sessions.
 const MAX_IDLE_HOLD: Duration = Duration::from_secs(60);
@@ -313,12 +314,11 @@ impl PeerTask {
             return;
         }
         self.connecting = true;
-        let local = cfg.local_address;
-        let ttl = cfg.ttl;
+        let setup = SocketSetup::of(cfg);
         let timeout = cfg.connect_retry.max(Duration::from_secs(1));
         let tx = self.connect_tx.clone();
         tokio::spawn(async move {
-            let result = match tokio::time::timeout(timeout, connect(remote, local, ttl)).await {
+            let result = match tokio::time::timeout(timeout, connect(remote, setup)).await {
                 Ok(r) => r,
                 Err(_) => Err(std::io::Error::new(
                     std::io::ErrorKind::TimedOut,
@@ -379,7 +379,11 @@ impl PeerTask {
             }
             return;
         }
-        let _ = set_ttl(&stream, self.shared.config.ttl);
+        // GTSM (minimum TTL) was set by the speaker right after accept.
+        if let Ok(peer) = stream.peer_addr() {
+            let ttl = SocketSetup::send_ttl(&self.shared.config);
+            let _ = sockopt::set_hop_limit(&stream, canonical_ip(peer.ip()), ttl);
+        }
         self.add_connection(stream, false).await;
     }
 
@@ -451,6 +455,18 @@ impl PeerTask {
                     _ => Err("the session is not established".to_string()),
                 };
                 let _ = reply.send(result);
+            }
+            PeerCommand::LinkDown => {
+                let ids: Vec<u64> = self.conns.iter().map(|c| c.id).collect();
+                if !ids.is_empty() {
+                    warn!("interface down: closing the session (fast external failover)");
+                }
+                for id in ids {
+                    self.step(id, Input::TcpConnectionFails).await;
+                }
+                self.shared.update_session(|s| {
+                    s.last_error = "interface went down (fast external failover)".to_string()
+                });
             }
             PeerCommand::BfdDown => {
                 let ids: Vec<u64> = self
@@ -926,31 +942,65 @@ pub fn canonical_ip(ip: IpAddr) -> IpAddr {
     }
 }
 
-fn set_ttl(stream: &TcpStream, ttl: u8) -> std::io::Result<()> {
-    let sock = socket2::SockRef::from(stream);
-    match stream.local_addr()? {
-        SocketAddr::V4(_) => sock.set_ttl_v4(ttl as u32),
-        SocketAddr::V6(_) => sock.set_unicast_hops_v6(ttl as u32),
+/// How a session socket is set up, from the neighbor's configuration.
+struct SocketSetup {
+    local: Option<IpAddr>,
+    /// TTL / hop limit of what we send (255 with GTSM).
+    ttl: u8,
+    ttl_security: bool,
+    md5: Option<TcpMd5Key>,
+}
+
+impl SocketSetup {
+    fn of(config: &PeerConfig) -> SocketSetup {
+        SocketSetup {
+            local: config.local_address,
+            ttl: SocketSetup::send_ttl(config),
+            ttl_security: config.ttl_security,
+            md5: config.tcp_md5_key.clone(),
+        }
+    }
+
+    /// The TTL of what we send: 255 with GTSM whatever `ttl` says.
+    fn send_ttl(config: &PeerConfig) -> u8 {
+        if config.ttl_security {
+            sockopt::GTSM_TTL
+        } else {
+            config.ttl
+        }
     }
 }
 
-async fn connect(remote: SocketAddr, local: Option<IpAddr>, ttl: u8) -> std::io::Result<TcpStream> {
+/// Our connection to the peer. GTSM and the MD5 key are in place before
+/// the SYN leaves, so even the SYN-ACK is checked (RFC 5082 §3, RFC 2385).
+async fn connect(remote: SocketAddr, setup: SocketSetup) -> std::io::Result<TcpStream> {
     let domain = match remote {
         SocketAddr::V4(_) => socket2::Domain::IPV4,
         SocketAddr::V6(_) => socket2::Domain::IPV6,
     };
     let sock = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
-    match remote {
-        SocketAddr::V4(_) => sock.set_ttl_v4(ttl as u32)?,
-        SocketAddr::V6(_) => sock.set_unicast_hops_v6(ttl as u32)?,
+    let peer = canonical_ip(remote.ip());
+    sockopt::set_hop_limit(&sock, peer, setup.ttl)?;
+    if setup.ttl_security {
+        sockopt::set_min_hop_limit(&sock, peer, sockopt::GTSM_TTL)
+            .map_err(|e| with_context(e, "cannot enable ttl-security (minimum TTL 255)"))?;
+    }
+    if let Some(key) = &setup.md5 {
+        sockopt::set_tcp_md5_key(&sock, peer, key)
+            .map_err(|e| with_context(e, "cannot set the TCP MD5 signature key"))?;
     }
     sock.set_nonblocking(true)?;
     let std_stream: std::net::TcpStream = sock.into();
     let socket = TcpSocket::from_std_stream(std_stream);
-    if let Some(local) = local {
+    if let Some(local) = setup.local {
         socket.bind(SocketAddr::new(local, 0))?;
     }
     socket.connect(remote).await
+}
+
+/// `error` with what we were doing in front of it, same kind.
+fn with_context(error: std::io::Error, doing: &str) -> std::io::Error {
+    std::io::Error::new(error.kind(), format!("{doing}: {error}"))
 }
 
 /// Frame and decode messages; hand them to the peer task in order.

@@ -24,6 +24,7 @@ use crate::fsm::{LocalParams, RemoteAsRule};
 use crate::peer::{PeerConfig, PeerId, PeerShared};
 use crate::rib::{Rib, RibConfig, RibEvent, RibPeerHandle, RouteFilter, RouteView, RIB_CHANNEL};
 use crate::session::{canonical_ip, PeerHandle, PeerTask};
+use crate::sockopt;
 use crate::Error;
 
 /// Router-wide settings.
@@ -80,6 +81,7 @@ impl Speaker {
             let address = listener
                 .local_addr()
                 .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+            secure_listener(&listener, address, &config.peers)?;
             listeners.push(
                 TcpListener::from_std(listener)
                     .map_err(|e| Error::Listen { address, source: e })?,
@@ -189,6 +191,16 @@ impl Speaker {
         }
     }
 
+    /// Close the session with `peer` because its interface lost its link.
+    pub async fn link_down(&self, peer: PeerId) -> Result<(), Error> {
+        let Some((_, tx)) = self.commands.iter().find(|(id, _)| *id == peer) else {
+            return Ok(());
+        };
+        tx.send(crate::rib::PeerCommand::LinkDown)
+            .await
+            .map_err(|_| Error::Stopped)
+    }
+
     /// Tear the session with `peer` down because BFD saw it fail.
     pub async fn bfd_down(&self, peer: PeerId) -> Result<(), Error> {
         let Some((_, tx)) = self.commands.iter().find(|(id, _)| *id == peer) else {
@@ -288,6 +300,16 @@ async fn dispatch(handles: &[PeerHandle], stream: tokio::net::TcpStream, remote:
         .or_else(|| handles.iter().find(on_link));
     match found {
         Some(h) => {
+            if h.shared.config.ttl_security {
+                if let Err(reason) = accept_gtsm(&stream, ip) {
+                    warn!(%remote, %reason, "incoming connection refused");
+                    h.shared.update_session(|s| {
+                        s.last_error =
+                            format!("incoming connection from {remote} refused: {reason}")
+                    });
+                    return;
+                }
+            }
             debug!(%remote, "incoming connection");
             let _ = h.incoming.send(stream).await;
         }
@@ -295,6 +317,76 @@ async fn dispatch(handles: &[PeerHandle], stream: tokio::net::TcpStream, remote:
             info!(%remote, "connection from an unconfigured address refused");
         }
     }
+}
+
+/// GTSM for an accepted connection (RFC 5082 §3), before a byte of it is
+/// read: its SYN must have arrived with TTL 255 (the listener saved it, see
+/// [`secure_listener`]), and from now on the kernel drops anything from the
+/// peer that arrives with less. The reason when it is refused.
+fn accept_gtsm(stream: &tokio::net::TcpStream, peer: IpAddr) -> Result<(), String> {
+    match sockopt::syn_hop_limit(stream) {
+        Ok(Some(sockopt::GTSM_TTL)) => {}
+        Ok(Some(ttl)) => {
+            return Err(format!(
+                "ttl-security: its SYN arrived with TTL {ttl}, not 255 (the peer is not \
+                 directly connected, or does not send with TTL 255)"
+            ))
+        }
+        Ok(None) => {
+            // Fail closed: SYN cookies (a full accept queue) keep no SYN.
+            return Err(
+                "ttl-security: the kernel kept no copy of its SYN (SYN cookies?), \
+                 so its TTL cannot be checked"
+                    .to_string(),
+            );
+        }
+        Err(e) => return Err(format!("ttl-security: cannot read the TTL of its SYN: {e}")),
+    }
+    sockopt::enable_gtsm(stream, peer)
+        .map_err(|e| format!("ttl-security: cannot set the minimum TTL: {e}"))
+}
+
+/// What must be on a listener before a neighbor connects, since the kernel
+/// checks it during the handshake: each numbered neighbor's TCP MD5 key
+/// (RFC 2385; a SYN from a keyed address without the right signature is
+/// dropped, other addresses connect unsigned), and when any neighbor uses
+/// GTSM, SYN-ACKs sent with TTL 255 and saved SYNs.
+fn secure_listener(
+    listener: &std::net::TcpListener,
+    address: SocketAddr,
+    peers: &[PeerConfig],
+) -> Result<(), Error> {
+    let failed = |what: &'static str, peer: &PeerConfig| {
+        let peer = peer.name();
+        move |source| Error::ListenerOption {
+            what,
+            peer,
+            address,
+            source,
+        }
+    };
+    if let Some(peer) = peers.iter().find(|p| p.ttl_security) {
+        sockopt::prepare_gtsm_listener(listener)
+            .map_err(failed("ttl-security (TTL 255, saved SYNs)", peer))?;
+    }
+    // An IPv4 neighbor reaches `[::]` too, under its IPv4-mapped address.
+    let dual_stack =
+        address.is_ipv6() && !socket2::SockRef::from(listener).only_v6().unwrap_or(true);
+    for peer in peers.iter().filter(|p| p.interface.is_none()) {
+        let Some(key) = &peer.tcp_md5_key else {
+            continue;
+        };
+        let reaches_us = match (address, peer.address) {
+            (SocketAddr::V4(_), IpAddr::V4(_)) | (SocketAddr::V6(_), IpAddr::V6(_)) => true,
+            (SocketAddr::V6(_), IpAddr::V4(_)) => dual_stack,
+            (SocketAddr::V4(_), IpAddr::V6(_)) => false,
+        };
+        if reaches_us {
+            sockopt::set_tcp_md5_key(listener, peer.address, key)
+                .map_err(failed("the TCP MD5 key", peer))?;
+        }
+    }
+    Ok(())
 }
 
 /// Bind every listen address (no runtime needed). Fails on the first
@@ -335,5 +427,140 @@ pub fn is_internal(rule: RemoteAsRule, asn: Asn) -> bool {
         RemoteAsRule::Exact(a) => a == asn,
         RemoteAsRule::Internal => true,
         RemoteAsRule::External => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The listener side of GTSM and TCP MD5 through a running speaker, on
+    //! loopback (no privileges): loopback keeps the TTL a client sends
+    //! with, so TTL 64 stands for a peer further away than one hop.
+
+    use std::net::Ipv4Addr;
+    use std::time::Duration;
+
+    use socket2::{Domain, Protocol, Socket, Type};
+    use tokio::io::AsyncReadExt;
+
+    use super::*;
+    use crate::policy::Policy;
+    use crate::sockopt::TcpMd5Key;
+
+    const WAIT: Duration = Duration::from_secs(10);
+
+    fn peer(ttl_security: bool, tcp_md5_key: Option<TcpMd5Key>) -> PeerConfig {
+        PeerConfig {
+            address: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 179,
+            local_address: None,
+            remote_as: RemoteAsRule::Exact(65001),
+            passive: true,
+            families: vec![clos_wire::Family::Ipv4Unicast],
+            import: Policy::Accept,
+            export: Policy::Accept,
+            hold_time: 90,
+            connect_retry: std::time::Duration::from_secs(1),
+            max_prefix: None,
+            description: String::new(),
+            next_hop_self: false,
+            ttl: 1,
+            ttl_security,
+            tcp_md5_key,
+            interface: None,
+        }
+    }
+
+    /// A speaker listening on loopback (`[::]` when `dual_stack`) for one
+    /// passive neighbor at 127.0.0.1; the address to connect to.
+    async fn speaker(peer: PeerConfig, dual_stack: bool) -> (Speaker, SocketAddr) {
+        let any = if dual_stack { "[::]:0" } else { "127.0.0.1:0" };
+        let listener = bind(any.parse().unwrap()).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let speaker = Speaker::start_with(
+            SpeakerConfig {
+                asn: 65000,
+                router_id: Ipv4Addr::new(10, 0, 0, 1),
+                listen: vec![],
+                originate: vec![],
+                multipath: 1,
+                decision: DecisionOptions::default(),
+                peers: vec![peer],
+                fib: None,
+            },
+            vec![listener],
+        )
+        .await
+        .unwrap();
+        (speaker, SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+    }
+
+    async fn client(
+        to: SocketAddr,
+        ttl: u8,
+        key: Option<&TcpMd5Key>,
+    ) -> std::io::Result<tokio::net::TcpStream> {
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
+        sockopt::set_hop_limit(&socket, to.ip(), ttl)?;
+        if let Some(key) = key {
+            sockopt::set_tcp_md5_key(&socket, to.ip(), key)?;
+        }
+        socket.set_nonblocking(true)?;
+        let socket = tokio::net::TcpSocket::from_std_stream(socket.into());
+        match tokio::time::timeout(Duration::from_secs(1), socket.connect(to)).await {
+            Ok(result) => result,
+            Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
+        }
+    }
+
+    /// The speaker's first message on `stream` is its OPEN; a refused
+    /// connection is closed instead.
+    async fn receives_open(stream: &mut tokio::net::TcpStream) -> bool {
+        let mut header = [0u8; 19];
+        match tokio::time::timeout(WAIT, stream.read_exact(&mut header)).await {
+            Ok(Ok(_)) => header[..16] == [0xff; 16] && header[18] == 1,
+            Ok(Err(_)) => false,
+            Err(_) => panic!("neither an OPEN nor a close within {WAIT:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn gtsm_refuses_connections_whose_syn_arrived_below_ttl_255() {
+        for dual_stack in [false, true] {
+            let (speaker, to) = speaker(peer(true, None), dual_stack).await;
+            let mut far = client(to, 64, None).await.unwrap();
+            assert!(!receives_open(&mut far).await, "dual stack {dual_stack}");
+            let error = speaker.peers()[0].session().last_error;
+            assert!(
+                error.contains("refused: ttl-security: its SYN arrived with TTL 64, not 255"),
+                "{error}"
+            );
+            let mut near = client(to, 255, None).await.unwrap();
+            assert!(receives_open(&mut near).await, "dual stack {dual_stack}");
+            speaker.shutdown().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn without_gtsm_any_ttl_is_accepted() {
+        let (speaker, to) = speaker(peer(false, None), false).await;
+        let mut far = client(to, 64, None).await.unwrap();
+        assert!(receives_open(&mut far).await);
+        speaker.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn listeners_carry_each_neighbors_md5_key() {
+        let secret = TcpMd5Key::new(b"secret").unwrap();
+        let other = TcpMd5Key::new(b"other").unwrap();
+        for dual_stack in [false, true] {
+            let (speaker, to) = speaker(peer(false, Some(secret.clone())), dual_stack).await;
+            for key in [None, Some(&other)] {
+                let error = client(to, 64, key).await.unwrap_err();
+                assert_eq!(error.kind(), std::io::ErrorKind::TimedOut, "{error}");
+            }
+            let mut signed = client(to, 64, Some(&secret)).await.unwrap();
+            assert!(receives_open(&mut signed).await, "dual stack {dual_stack}");
+            speaker.shutdown().await;
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! `closctl bgp ...`: commands that ask a running closd over its API
-//! socket.
+//! (its Unix socket, or TCP with a token: a [`Target`]).
 //!
 //! Arguments are validated into a [`Call`] first, so nothing reaches the
 //! daemon (or even tries to connect) with input we can reject locally.
@@ -8,7 +8,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context};
 use clap::Subcommand;
-use clos_api::pb;
+use clos_api::{pb, Target};
 use ipnet::IpNet;
 
 use crate::{input, render};
@@ -116,15 +116,15 @@ impl Call {
     }
 }
 
-/// Runs one `closctl bgp` command against the daemon at `socket`; returns
+/// Runs one `closctl bgp` command against the daemon at `target`; returns
 /// the text to print.
-pub fn run(socket: &Path, json: bool, command: BgpCommand) -> anyhow::Result<String> {
+pub fn run(target: &Target, json: bool, command: BgpCommand) -> anyhow::Result<String> {
     let call = Call::from_command(command)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(execute(socket, json, call))
+    runtime.block_on(execute(target, json, call))
 }
 
 /// `closctl fib kernel`: the daemon's kernel FIB state as text or JSON.
@@ -149,8 +149,8 @@ pub fn kernel_fib(
     })
 }
 
-async fn execute(socket: &Path, json: bool, call: Call) -> anyhow::Result<String> {
-    let mut client = clos_api::connect(socket).await?;
+async fn execute(target: &Target, json: bool, call: Call) -> anyhow::Result<String> {
+    let mut client = clos_api::connect_to(target).await?;
     let text = match call {
         Call::Summary => {
             let reply = client
@@ -242,6 +242,7 @@ fn daemon_error(status: tonic::Status) -> anyhow::Error {
         | Code::AlreadyExists
         | Code::FailedPrecondition
         | Code::OutOfRange => anyhow::anyhow!("{message}"),
+        Code::Unauthenticated => anyhow::anyhow!("closd refused the request: {message}"),
         code => anyhow::anyhow!("closd: {message} ({code:?})"),
     }
 }
@@ -315,5 +316,10 @@ mod tests {
         assert_eq!(error.to_string(), "closd: rib task gone (Internal)");
         let error = daemon_error(tonic::Status::unavailable(""));
         assert_eq!(error.to_string(), "closd returned Unavailable");
+        let error = daemon_error(tonic::Status::unauthenticated("wrong API token"));
+        assert_eq!(
+            error.to_string(),
+            "closd refused the request: wrong API token"
+        );
     }
 }

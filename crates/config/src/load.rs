@@ -5,6 +5,10 @@
 //!
 //! Checks run in file-independent order (`[router]`, `[api]`, `[fib]`,
 //! `[[prefix-list]]`, `[[neighbor]]`) and the first failure is returned.
+//!
+//! One key reads another file: `api.token-file`, whose token is read (and
+//! its permissions checked) here, at load, so a bad token file is an error
+//! with a line like any other and the daemon never starts without it.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -27,8 +31,9 @@ const ROUTER_KEYS: &[&str] = &[
     "connect-retry",
     "multipath",
     "multipath-relax",
+    "fast-external-failover",
 ];
-const API_KEYS: &[&str] = &["socket"];
+const API_KEYS: &[&str] = &["socket", "listen", "token-file"];
 const FIB_KEYS: &[&str] = &["kernel", "table", "protocol", "stale-time"];
 const NEIGHBOR_KEYS: &[&str] = &[
     "address",
@@ -50,12 +55,16 @@ const NEIGHBOR_KEYS: &[&str] = &[
     "max-prefix-restart",
     "next-hop-self",
     "ebgp-multihop",
+    "ttl-security",
+    "password",
 ];
 const PREFIX_LIST_KEYS: &[&str] = &["name", "entries"];
 const ENTRY_KEYS: &[&str] = &["action", "prefix", "ge", "le"];
 
 /// Longest Linux interface name (`IFNAMSIZ` less the terminating NUL).
 const MAX_INTERFACE_NAME: usize = 15;
+/// Largest API token file read, in bytes (a token is a line, not a blob).
+const MAX_TOKEN_FILE: u64 = 4096;
 
 /// Parses and validates `text`; errors name `origin` as the file.
 pub(crate) fn load(origin: &str, text: &str) -> Result<Config, ConfigError> {
@@ -176,6 +185,8 @@ fn router(table: &Table<'_>) -> Result<Router, ConfigError> {
     })?
     .unwrap_or(1);
     let multipath_relax = optional(table, "multipath-relax", Field::bool)?.unwrap_or(false);
+    let fast_external_failover =
+        optional(table, "fast-external-failover", Field::bool)?.unwrap_or(true);
     Ok(Router {
         asn,
         router_id,
@@ -185,6 +196,7 @@ fn router(table: &Table<'_>) -> Result<Router, ConfigError> {
         connect_retry,
         multipath,
         multipath_relax,
+        fast_external_failover,
     })
 }
 
@@ -336,7 +348,114 @@ fn api(table: &Table<'_>) -> Result<Api, ConfigError> {
             PathBuf::from(path)
         }
     };
-    Ok(Api { socket })
+    let tcp = match (table.get("listen"), table.get("token-file")) {
+        (None, None) => None,
+        (None, Some(token_file)) => {
+            return Err(token_file.error(
+                "`token-file` has no effect without `listen`: the Unix socket needs no \
+                 token (only its owner can open it)",
+            ))
+        }
+        (Some(listen), None) => {
+            return Err(listen.error(
+                "the API on TCP needs `token-file` too: clients must present the token \
+                 it holds (gRPC metadata `authorization: Bearer TOKEN`)",
+            ))
+        }
+        (Some(listen), Some(token_file)) => {
+            let listen = api_listen(&listen)?;
+            let (token_file, token) = api_token(&token_file)?;
+            Some(ApiTcp {
+                listen,
+                token_file,
+                token,
+            })
+        }
+    };
+    Ok(Api { socket, tcp })
+}
+
+/// `ADDR:PORT` or `[IPV6]:PORT`, port required (there is no standard one).
+fn api_listen(field: &Field<'_>) -> Result<SocketAddr, ConfigError> {
+    const FORMS: &str = "\"ADDR:PORT\" such as \"127.0.0.1:50051\" or \"[::1]:50051\"";
+    let text = field.str(&format!("an address and port: {FORMS}"))?;
+    let address: SocketAddr = text.parse().map_err(|_| {
+        field.error(format!(
+            "{text:?} is not an address and port: write {FORMS}"
+        ))
+    })?;
+    if address.port() == 0 {
+        return Err(field.error(format!(
+            "port 0 would pick a random port clients cannot know: write {FORMS}"
+        )));
+    }
+    Ok(address)
+}
+
+/// Reads the API token from the file `field` names, now: the file must be
+/// a regular file only its owner can read or write, holding one line of
+/// at least `MIN_API_TOKEN_LEN` printable ASCII characters. Never a
+/// FIFO or device (reading could block or never end).
+fn api_token(field: &Field<'_>) -> Result<(PathBuf, Secret), ConfigError> {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+
+    let text = field.str("a file path such as \"/etc/clos/api.token\"")?;
+    if text.is_empty() {
+        return Err(field.error("the token file path is empty"));
+    }
+    let path = PathBuf::from(text);
+    let shown = path.display();
+    let cannot_read = |e: std::io::Error| field.error(format!("cannot read {shown}: {e}"));
+    let regular = |meta: &std::fs::Metadata| -> Result<(), ConfigError> {
+        if meta.is_file() {
+            Ok(())
+        } else {
+            Err(field.error(format!("{shown} is not a regular file")))
+        }
+    };
+    regular(&std::fs::metadata(&path).map_err(cannot_read)?)?;
+    let file = std::fs::File::open(&path).map_err(cannot_read)?;
+    let meta = file.metadata().map_err(cannot_read)?;
+    regular(&meta)?;
+    let mode = meta.mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(field.error(format!(
+            "{shown} is open to group or others (mode {mode:04o}); whoever reads the token \
+             controls closd: run `chmod 600 {shown}`"
+        )));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_TOKEN_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot_read)?;
+    if bytes.len() as u64 > MAX_TOKEN_FILE {
+        return Err(field.error(format!(
+            "{shown} is longer than {MAX_TOKEN_FILE} bytes: it must hold just the token"
+        )));
+    }
+    let token = String::from_utf8_lossy(&bytes);
+    let token = token.trim();
+    let hint = "e.g. `head -c 32 /dev/urandom | base64 > FILE`";
+    if token.is_empty() {
+        return Err(field.error(format!(
+            "{shown} is empty: write a random token to it, {hint}"
+        )));
+    }
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(field.error(format!(
+            "the token in {shown} has spaces, control or non-ASCII characters: it travels \
+             in an HTTP header, so use printable ASCII ({hint})"
+        )));
+    }
+    if token.len() < MIN_API_TOKEN_LEN {
+        return Err(field.error(format!(
+            "the token in {shown} is {} characters long: use at least {MIN_API_TOKEN_LEN} \
+             so it cannot be guessed ({hint})",
+            token.len()
+        )));
+    }
+    Ok((path, Secret::new(token)))
 }
 
 fn fib(table: &Table<'_>) -> Result<Fib, ConfigError> {
@@ -435,6 +554,8 @@ fn neighbor<'a>(
     })?
     .unwrap_or(1);
     let bfd = bfd(table)?;
+    let ttl_security = ttl_security(table, remote_as, local_asn, ebgp_multihop)?;
+    let password = password(table, &peer)?;
 
     let neighbor = Neighbor {
         peer,
@@ -450,9 +571,74 @@ fn neighbor<'a>(
         max_prefix,
         next_hop_self,
         ebgp_multihop,
+        ttl_security,
+        password,
         bfd,
     };
     Ok((neighbor, peer_field))
+}
+
+/// `ttl-security`: GTSM (RFC 5082) protects directly connected eBGP
+/// sessions only: it accepts nothing that arrives with a TTL below 255.
+fn ttl_security(
+    table: &Table<'_>,
+    remote_as: RemoteAs,
+    local_asn: u32,
+    ebgp_multihop: u8,
+) -> Result<bool, ConfigError> {
+    let Some(field) = table.get("ttl-security") else {
+        return Ok(false);
+    };
+    if !field.bool()? {
+        return Ok(false);
+    }
+    if !remote_as.is_ebgp(local_asn) {
+        return Err(field.error(format!(
+            "ttl-security is for eBGP sessions only, and remote-as = {remote_as} makes this \
+             one iBGP: GTSM (RFC 5082) needs a directly connected peer"
+        )));
+    }
+    if ebgp_multihop > 1 {
+        let line = table.get("ebgp-multihop").map(|f| f.line()).unwrap_or(0);
+        return Err(field.error(format!(
+            "ttl-security accepts only packets that arrive with TTL 255, i.e. from a directly \
+             connected peer, so it cannot be combined with ebgp-multihop = {ebgp_multihop} \
+             (line {line}): remove one of them"
+        )));
+    }
+    Ok(true)
+}
+
+/// `password`: the TCP MD5 signature key (RFC 2385) of the session.
+fn password(table: &Table<'_>, peer: &PeerAddress) -> Result<Option<Secret>, ConfigError> {
+    let Some(field) = table.get("password") else {
+        return Ok(None);
+    };
+    // The messages never repeat the password, not even a mistyped one.
+    let Some(text) = field.as_str() else {
+        return Err(field.error("expected a password (1..=80 bytes) as a quoted string"));
+    };
+    if text.is_empty() {
+        return Err(field.error(
+            "the password is empty: a TCP MD5 key (RFC 2385) is 1..=80 bytes; remove \
+             `password` for a session without signatures",
+        ));
+    }
+    if text.len() > MAX_PASSWORD_LEN {
+        return Err(field.error(format!(
+            "the password is {} bytes long: Linux takes TCP MD5 keys of at most \
+             {MAX_PASSWORD_LEN} bytes",
+            text.len()
+        )));
+    }
+    if let PeerAddress::Interface(name) = peer {
+        return Err(field.error(format!(
+            "password is not supported with interface (BGP unnumbered on {name:?}): the \
+             key is bound to the peer's address, which is only discovered at run time; \
+             configure the neighbor by `address` to use a password"
+        )));
+    }
+    Ok(Some(Secret::new(text)))
 }
 
 /// `bfd`, `bfd-interval`, `bfd-multiplier`: BFD (RFC 5880) for the session.

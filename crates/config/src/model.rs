@@ -83,6 +83,10 @@ pub struct Router {
     pub multipath: u16,
     /// Allow multipath across paths learned from different neighbour ASes.
     pub multipath_relax: bool,
+    /// Close an unnumbered session the moment its interface loses its link
+    /// (FRR's `bgp fast-external-failover`, on by default), instead of
+    /// waiting for BFD or the hold timer.
+    pub fast_external_failover: bool,
 }
 
 /// The default `router.listen`: every address, both families, port 179.
@@ -93,15 +97,61 @@ pub fn default_listen() -> Vec<SocketAddr> {
 /// `[api]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Api {
-    /// Unix socket of the management API.
+    /// Unix socket of the management API (owner-only, no token).
     pub socket: PathBuf,
+    /// The API over TCP as well (`listen` and `token-file`), if configured.
+    pub tcp: Option<ApiTcp>,
 }
 
 impl Default for Api {
     fn default() -> Self {
         Api {
             socket: PathBuf::from(DEFAULT_API_SOCKET),
+            tcp: None,
         }
+    }
+}
+
+/// The management API on a TCP address, for clients that present a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiTcp {
+    /// `api.listen`: where to accept gRPC connections.
+    pub listen: SocketAddr,
+    /// `api.token-file`: the file the token was read from.
+    pub token_file: PathBuf,
+    /// The token clients must send (`authorization: Bearer TOKEN`): at
+    /// least [`MIN_API_TOKEN_LEN`] printable ASCII characters, read when
+    /// the configuration was loaded.
+    pub token: Secret,
+}
+
+/// Shortest API token accepted, in characters: a token is the only thing
+/// between the network and the daemon's control.
+pub const MIN_API_TOKEN_LEN: usize = 16;
+/// Longest TCP MD5 key (`password`), in bytes: Linux's
+/// `TCP_MD5SIG_MAXKEYLEN`.
+pub const MAX_PASSWORD_LEN: usize = 80;
+
+/// A secret from the configuration (a session password, the API token).
+/// Its `Debug` never shows it, so printing a [`Config`] leaks nothing.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps `secret`.
+    pub fn new(secret: impl Into<String>) -> Secret {
+        Secret(secret.into())
+    }
+
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
     }
 }
 
@@ -136,6 +186,12 @@ pub struct Neighbor {
     pub next_hop_self: bool,
     /// IP TTL for eBGP sessions, 1..=255; 1 means directly connected.
     pub ebgp_multihop: u8,
+    /// GTSM (RFC 5082): send with TTL 255, accept only what arrives with
+    /// 255. eBGP, directly connected (`ebgp_multihop` 1) only.
+    pub ttl_security: bool,
+    /// TCP MD5 signature key (RFC 2385), 1..=[`MAX_PASSWORD_LEN`] bytes.
+    /// Numbered neighbors only.
+    pub password: Option<Secret>,
     /// BFD for this session (`bfd = true`), single hop (RFC 5881).
     pub bfd: Option<Bfd>,
 }

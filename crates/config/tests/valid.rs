@@ -29,7 +29,8 @@ router-id = "10.0.0.1"
 "#;
 
 const FULL: &str = r#"
-# Every key, none left to its default.
+# Every key, none left to its default (but `[api] listen` and `token-file`,
+# which need a token file: see security.rs).
 [router]
 asn = 4200000000
 router-id = "10.0.0.1"
@@ -39,6 +40,7 @@ hold-time = 30
 connect-retry = 10
 multipath = 8
 multipath-relax = true
+fast-external-failover = false
 
 [api]
 socket = "/tmp/closd.sock"
@@ -73,6 +75,12 @@ bfd = true
 address = "2001:db8::2"
 remote-as = "internal"
 import = "reject"
+
+[[neighbor]]
+address = "192.0.2.9"
+remote-as = 65002
+ttl-security = true
+password = "s3cret"
 
 [[prefix-list]]
 name = "customers"
@@ -111,9 +119,11 @@ fn full_example_parses_to_expected_values() {
             connect_retry: 10,
             multipath: 8,
             multipath_relax: true,
+            fast_external_failover: false,
         },
         api: Api {
             socket: PathBuf::from("/tmp/closd.sock"),
+            tcp: None,
         },
         neighbors: vec![
             Neighbor {
@@ -134,6 +144,8 @@ fn full_example_parses_to_expected_values() {
                 }),
                 next_hop_self: true,
                 ebgp_multihop: 2,
+                ttl_security: false,
+                password: None,
                 bfd: Some(Bfd {
                     interval_ms: 50,
                     multiplier: 4,
@@ -157,6 +169,8 @@ fn full_example_parses_to_expected_values() {
                 }),
                 next_hop_self: false,
                 ebgp_multihop: 1,
+                ttl_security: false,
+                password: None,
                 bfd: Some(Bfd {
                     interval_ms: 300,
                     multiplier: 3,
@@ -176,6 +190,26 @@ fn full_example_parses_to_expected_values() {
                 max_prefix: None,
                 next_hop_self: false,
                 ebgp_multihop: 1,
+                ttl_security: false,
+                password: None,
+                bfd: None,
+            },
+            Neighbor {
+                peer: PeerAddress::Address(ip("192.0.2.9")),
+                remote_as: RemoteAs::Asn(65002),
+                description: None,
+                port: 179,
+                local_address: None,
+                passive: false,
+                families: vec![Family::Ipv4Unicast],
+                import: Policy::Reject,
+                export: Policy::Reject,
+                hold_time: None,
+                max_prefix: None,
+                next_hop_self: false,
+                ebgp_multihop: 1,
+                ttl_security: true,
+                password: Some(Secret::new("s3cret")),
                 bfd: None,
             },
         ],
@@ -264,6 +298,7 @@ fn router_defaults() {
     assert_eq!(router.connect_retry, 5);
     assert_eq!(router.multipath, 1);
     assert!(!router.multipath_relax);
+    assert!(router.fast_external_failover);
     assert!(config.neighbors.is_empty());
     assert!(config.prefix_lists.is_empty());
     assert_eq!(config.source, None);
@@ -273,6 +308,7 @@ fn router_defaults() {
 fn api_and_fib_defaults() {
     let config = parse(MINIMAL);
     assert_eq!(config.api.socket, PathBuf::from("/run/clos/closd.sock"));
+    assert_eq!(config.api.tcp, None, "no API on TCP unless configured");
     assert_eq!(
         config.fib,
         Fib {
@@ -320,6 +356,8 @@ fn neighbor_defaults() {
     assert_eq!(neighbor.max_prefix, None);
     assert!(!neighbor.next_hop_self);
     assert_eq!(neighbor.ebgp_multihop, 1);
+    assert!(!neighbor.ttl_security);
+    assert_eq!(neighbor.password, None);
 }
 
 #[test]

@@ -8,6 +8,7 @@ use clos_bgp::decision::DecisionOptions;
 use clos_bgp::fsm::RemoteAsRule;
 use clos_bgp::peer::{InterfacePeer, LinkPeer, MaxPrefix, MaxPrefixAction, PeerConfig};
 use clos_bgp::policy::{self, Policy};
+use clos_bgp::sockopt::TcpMd5Key;
 use clos_bgp::speaker::SpeakerConfig;
 use clos_config::{Config, PeerAddress, RemoteAs};
 
@@ -95,10 +96,20 @@ pub fn speaker_config(config: &Config) -> anyhow::Result<(SpeakerConfig, Links)>
             }),
             description: n.description.clone().unwrap_or_default(),
             next_hop_self: n.next_hop_self,
-            ttl: if internal {
+            ttl: if internal || n.ttl_security {
                 255
             } else {
                 n.ebgp_multihop.max(1)
+            },
+            ttl_security: n.ttl_security,
+            // The config crate checked the length (1..=80 bytes).
+            tcp_md5_key: match &n.password {
+                Some(password) => {
+                    Some(TcpMd5Key::new(password.expose().as_bytes()).ok_or_else(|| {
+                        anyhow::anyhow!("neighbor {}: password must be 1..=80 bytes", n.key())
+                    })?)
+                }
+                None => None,
             },
             interface,
         });
@@ -212,5 +223,32 @@ remote-as = 65000
         assert!(speaker.peers[1].import.permits(&p));
         assert!(speaker.peers[1].export.permits(&p));
         assert_eq!(speaker.peers[1].ttl, 255);
+        assert!(!speaker.peers[0].ttl_security);
+        assert!(speaker.peers[0].tcp_md5_key.is_none());
+    }
+
+    #[test]
+    fn ttl_security_and_password_reach_the_session() {
+        let config = Config::from_str(
+            r#"
+[router]
+asn = 65000
+router-id = "10.0.0.1"
+
+[[neighbor]]
+address = "10.0.0.2"
+remote-as = 65001
+ttl-security = true
+password = "secret"
+"#,
+            "test.toml",
+        )
+        .unwrap();
+        let (speaker, _) = speaker_config(&config).unwrap();
+        let peer = &speaker.peers[0];
+        assert!(peer.ttl_security);
+        assert_eq!(peer.ttl, 255, "GTSM sends with TTL 255 (RFC 5082)");
+        assert_eq!(peer.tcp_md5_key, TcpMd5Key::new(b"secret"));
+        assert!(!format!("{peer:?}").contains("secret"));
     }
 }

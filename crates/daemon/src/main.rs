@@ -2,9 +2,9 @@
 //!
 //! Reads and validates the whole config before starting anything (a bad
 //! config exits non-zero naming file, line and key; never half-configured),
-//! then starts the BGP speaker and the gRPC API on its Unix socket, and runs
-//! until SIGTERM or SIGINT, when it sends Cease to every peer and removes
-//! its socket.
+//! then starts the BGP speaker and the gRPC API on its Unix socket (and on
+//! TCP, token required, with `[api] listen`), and runs until SIGTERM or
+//! SIGINT, when it sends Cease to every peer and removes its socket.
 #![forbid(unsafe_code)]
 
 mod bfd;
@@ -133,35 +133,62 @@ async fn run(
         .context("starting the BGP speaker")?;
     let speaker = Arc::new(speaker);
     let bfd = bfd::start(speaker.clone(), &config).await?;
+    if config.router.fast_external_failover {
+        links::fast_failover(speaker.clone());
+    }
     let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
-    let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
+    let (stop_api, api_stopped) = tokio::sync::watch::channel(false);
+    let stopped = |mut stop: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stop.changed().await;
+    };
     let socket = config.api.socket.clone();
     let service = service::ApiService::new(speaker.clone(), fib.clone(), bfd.clone());
-    let mut api = tokio::spawn(async move {
-        clos_api::serve(&socket, service, async move {
-            let _ = api_stopped.await;
-        })
-        .await
-    });
-    // The API may fail at once (socket in use by another closd): exit then.
-    tokio::select! {
-        result = &mut api => {
-            if let Some((rib, _)) = &fib {
-                rib.stop();
-            }
-            speaker.shutdown().await;
-            return match result {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(anyhow::Error::new(e).context("API")),
-                Err(e) => Err(anyhow::anyhow!("API task failed: {e}")),
-            };
+    let unix_stopped = stopped(api_stopped.clone());
+    let mut api =
+        tokio::spawn(async move { clos_api::serve(&socket, service, unix_stopped).await });
+    // `[api] listen`: the same API on TCP, for clients with the token.
+    let mut api_tcp = match &config.api.tcp {
+        Some(tcp) => {
+            let token =
+                clos_api::ApiToken::new(tcp.token.expose(), &tcp.token_file.display().to_string())?;
+            let service = service::ApiService::new(speaker.clone(), fib.clone(), bfd.clone());
+            let tcp_stopped = stopped(api_stopped.clone());
+            let listen = tcp.listen;
+            Some(tokio::spawn(async move {
+                let listener = clos_api::bind_tcp(listen).await?;
+                clos_api::serve_tcp(listener, token, service, tcp_stopped).await
+            }))
         }
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+        None => None,
+    };
+    let tcp_ended = async {
+        match &mut api_tcp {
+            Some(task) => task.await,
+            None => std::future::pending().await,
+        }
+    };
+    // The API may fail at once (socket in use by another closd, TCP
+    // address taken): exit then.
+    let failed = tokio::select! {
+        result = &mut api => Some(result),
+        result = tcp_ended => Some(result),
+        _ = term.recv() => None,
+        _ = int.recv() => None,
+    };
+    if let Some(result) = failed {
+        if let Some((rib, _)) = &fib {
+            rib.stop();
+        }
+        speaker.shutdown().await;
+        return match result {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(anyhow::Error::new(e).context("API")),
+            Err(e) => Err(anyhow::anyhow!("API task failed: {e}")),
+        };
     }
     info!("shutting down");
-    let _ = stop_api.send(());
+    let _ = stop_api.send(true);
     // Stop the FIB writer first: the sessions' withdrawals must not empty
     // the kernel, whose routes keep forwarding until the next closd adopts
     // them.
@@ -170,5 +197,8 @@ async fn run(
     }
     speaker.shutdown().await;
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), api).await;
+    if let Some(api_tcp) = api_tcp {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), api_tcp).await;
+    }
     Ok(())
 }

@@ -19,7 +19,9 @@ use ipnet::IpNet;
 
 use crate::lab::Lab;
 use crate::netns::Netns;
-use crate::peer::{parse_as_path, Family, Origin, Peer, PeerRoute, RouteAttrs, RouterConfig};
+use crate::peer::{
+    parse_as_path, Family, Origin, Peer, PeerRoute, RouteAttrs, RouterConfig, SessionSecurity,
+};
 use crate::process::Process;
 use crate::util::{cmd, wait_until};
 
@@ -32,6 +34,8 @@ pub struct Bird {
     process: Option<Process>,
     /// `graceful restart aware` instead of `off`.
     gr_aware: bool,
+    /// MD5, GTSM and multihop on every neighbor.
+    security: SessionSecurity,
 }
 
 impl Bird {
@@ -50,6 +54,36 @@ impl Bird {
         config: RouterConfig,
         gr_aware: bool,
     ) -> Result<Bird> {
+        Self::launch(
+            lab,
+            netns,
+            tag,
+            config,
+            gr_aware,
+            SessionSecurity::default(),
+        )
+    }
+
+    /// [`Bird::start`] with `password`, `ttl security` and `multihop` on
+    /// every neighbor.
+    pub fn start_secured(
+        lab: &Lab,
+        netns: &Netns,
+        tag: &str,
+        config: RouterConfig,
+        security: SessionSecurity,
+    ) -> Result<Bird> {
+        Self::launch(lab, netns, tag, config, false, security)
+    }
+
+    fn launch(
+        lab: &Lab,
+        netns: &Netns,
+        tag: &str,
+        config: RouterConfig,
+        gr_aware: bool,
+        security: SessionSecurity,
+    ) -> Result<Bird> {
         let dir = lab.subdir(&format!("bird-{tag}"))?;
         let announced = config.originate.iter().cloned().collect();
         let mut bird = Bird {
@@ -59,6 +93,7 @@ impl Bird {
             announced,
             process: None,
             gr_aware,
+            security,
         };
         bird.start_process()?;
         Ok(bird)
@@ -137,6 +172,15 @@ impl Bird {
             }
             if n.passive {
                 let _ = writeln!(c, "  passive on;");
+            }
+            if let Some(password) = &self.security.password {
+                let _ = writeln!(c, "  password \"{password}\";");
+            }
+            if self.security.ttl_security {
+                let _ = writeln!(c, "  ttl security yes;");
+            }
+            if let Some(hops) = self.security.multihop {
+                let _ = writeln!(c, "  multihop {hops};");
             }
             let _ = writeln!(
                 c,

@@ -20,7 +20,7 @@ use crate::lab::Lab;
 use crate::netns::Netns;
 use crate::peer::{
     parse_as_path, parse_community, parse_large_community, Family, Origin, Peer, PeerRoute,
-    RouteAttrs, RouterConfig,
+    RouteAttrs, RouterConfig, SessionSecurity,
 };
 use crate::process::Process;
 use crate::util::{run, wait_until};
@@ -61,6 +61,11 @@ pub struct ClosdOptions {
     /// A whole config file instead of one rendered from the
     /// [`RouterConfig`]; `{socket}` is replaced by the API socket path.
     pub raw_config: Option<String>,
+    /// `password`, `ttl-security` and `ebgp-multihop` on every neighbor.
+    pub security: SessionSecurity,
+    /// `[router] listen` instead of each neighbor's local address, e.g.
+    /// `["[::]:179"]` (dual-stack).
+    pub listen: Option<Vec<String>>,
 }
 
 /// A running closd.
@@ -129,15 +134,18 @@ impl Closd {
         let _ = writeln!(c, "[router]");
         let _ = writeln!(c, "asn = {}", self.config.asn);
         let _ = writeln!(c, "router-id = \"{}\"", self.config.router_id);
-        let listen: BTreeSet<String> = self
-            .config
-            .neighbors
-            .iter()
-            .map(|n| match n.local_address {
-                IpAddr::V4(a) => format!("\"{a}:179\""),
-                IpAddr::V6(a) => format!("\"[{a}]:179\""),
-            })
-            .collect();
+        let listen: BTreeSet<String> = match &self.options.listen {
+            Some(listen) => listen.iter().map(|a| format!("\"{a}\"")).collect(),
+            None => self
+                .config
+                .neighbors
+                .iter()
+                .map(|n| match n.local_address {
+                    IpAddr::V4(a) => format!("\"{a}:179\""),
+                    IpAddr::V6(a) => format!("\"[{a}]:179\""),
+                })
+                .collect(),
+        };
         let _ = writeln!(
             c,
             "listen = [{}]",
@@ -184,6 +192,16 @@ impl Closd {
             let _ = writeln!(c, "export = \"accept\"");
             if let Some(hold) = n.hold_time {
                 let _ = writeln!(c, "hold-time = {hold}");
+            }
+            let security = &self.options.security;
+            if let Some(password) = &security.password {
+                let _ = writeln!(c, "password = \"{password}\"");
+            }
+            if security.ttl_security {
+                let _ = writeln!(c, "ttl-security = true");
+            }
+            if let Some(hops) = security.multihop {
+                let _ = writeln!(c, "ebgp-multihop = {hops}");
             }
         }
         c

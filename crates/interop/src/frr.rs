@@ -25,7 +25,7 @@ use crate::lab::Lab;
 use crate::netns::Netns;
 use crate::peer::{
     parse_as_path, parse_community, parse_large_community, Family, Origin, Peer, PeerRoute,
-    RouteAttrs, RouterConfig,
+    RouteAttrs, RouterConfig, SessionSecurity,
 };
 use crate::process::Process;
 use crate::util::{cmd, wait_until};
@@ -41,6 +41,8 @@ pub struct Frr {
     config: RouterConfig,
     announced: BTreeMap<IpNet, RouteAttrs>,
     bgpd: Option<Process>,
+    /// MD5, GTSM and multihop on every neighbor.
+    security: SessionSecurity,
     // Declared last: dropped after bgpd.
     zebra: Process,
 }
@@ -49,6 +51,18 @@ impl Frr {
     /// Writes configs into `<lab>/frr-<tag>/` and starts zebra and bgpd in
     /// `netns`.
     pub fn start(lab: &Lab, netns: &Netns, tag: &str, config: RouterConfig) -> Result<Frr> {
+        Self::start_secured(lab, netns, tag, config, SessionSecurity::default())
+    }
+
+    /// [`Frr::start`] with `password`, `ttl-security hops` and
+    /// `ebgp-multihop` on every neighbor.
+    pub fn start_secured(
+        lab: &Lab,
+        netns: &Netns,
+        tag: &str,
+        config: RouterConfig,
+        security: SessionSecurity,
+    ) -> Result<Frr> {
         for binary in [BGPD, ZEBRA] {
             if !std::path::Path::new(binary).exists() {
                 bail!("{binary} not found: install the Debian package frr");
@@ -95,6 +109,7 @@ impl Frr {
             config,
             announced,
             bgpd: None,
+            security,
             zebra,
         };
         frr.start_bgpd()?;
@@ -204,6 +219,20 @@ impl Frr {
             }
             if n.passive {
                 let _ = writeln!(c, " neighbor {a} passive");
+            }
+            if let Some(password) = &self.security.password {
+                let _ = writeln!(c, " neighbor {a} password {password}");
+            }
+            // GTSM and ebgp-multihop exclude each other in FRR: with GTSM
+            // the hop count goes into `ttl-security hops`.
+            match (self.security.ttl_security, self.security.multihop) {
+                (true, hops) => {
+                    let _ = writeln!(c, " neighbor {a} ttl-security hops {}", hops.unwrap_or(1));
+                }
+                (false, Some(hops)) => {
+                    let _ = writeln!(c, " neighbor {a} ebgp-multihop {hops}");
+                }
+                (false, None) => {}
             }
         }
         for family in [Family::Ipv4Unicast, Family::Ipv6Unicast] {

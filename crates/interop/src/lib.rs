@@ -18,6 +18,8 @@
 //! - [`bird`], [`frr`], [`gobgp`], [`closd`]: one driver per speaker;
 //! - [`scenario`]: topologies and the interop scenarios, generic over the
 //!   speakers, used by the tests in `tests/`.
+//! - [`secured`]: closd and a peer with GTSM / TCP MD5 on either side,
+//!   directly connected or one router apart.
 //!
 //! Errors are `anyhow`: this crate is test support, every error ends as a
 //! test failure message for a human, and context (which daemon, which
@@ -32,6 +34,7 @@ pub mod netns;
 pub mod peer;
 pub mod process;
 pub mod scenario;
+pub mod secured;
 mod util;
 
 pub use anyhow::Result;
@@ -41,6 +44,8 @@ pub use frr::Frr;
 pub use gobgp::Gobgp;
 pub use lab::Lab;
 pub use netns::{veth, Link, Netns};
-pub use peer::{Family, NeighborConfig, Origin, Peer, PeerRoute, RouteAttrs, RouterConfig};
+pub use peer::{
+    Family, NeighborConfig, Origin, Peer, PeerRoute, RouteAttrs, RouterConfig, SessionSecurity,
+};
 pub use process::Process;
 pub use util::{wait_until, POLL_INTERVAL};

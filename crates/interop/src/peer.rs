@@ -116,6 +116,21 @@ pub struct NeighborConfig {
     pub passive: bool,
 }
 
+/// How a speaker protects its sessions from the wire; the drivers that
+/// support it (BIRD, FRR, closd) apply it to every neighbor.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SessionSecurity {
+    /// TCP MD5 signatures (RFC 2385) with this password.
+    pub password: Option<String>,
+    /// GTSM (RFC 5082): send with TTL 255, accept only what arrives with
+    /// 256 − hops (`multihop`, else 1 hop: 255).
+    pub ttl_security: bool,
+    /// eBGP multihop: the session's peer is this many hops away (BIRD
+    /// `multihop N`, FRR `ebgp-multihop N` or, with GTSM,
+    /// `ttl-security hops N`, closd `ebgp-multihop`).
+    pub multihop: Option<u8>,
+}
+
 /// What a driver needs to start its speaker.
 #[derive(Clone, Debug)]
 pub struct RouterConfig {

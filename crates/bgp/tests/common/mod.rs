@@ -50,6 +50,8 @@ pub fn peer_config(address: Ipv4Addr, port: u16, remote_as: u32) -> PeerConfig {
         description: String::new(),
         next_hop_self: false,
         ttl: 64,
+        ttl_security: false,
+        tcp_md5_key: None,
         interface: None,
     }
 }

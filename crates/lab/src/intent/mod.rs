@@ -68,7 +68,12 @@ const FABRIC_KEYS: &[&str] = &["name", "spines", "leaves", "hosts-per-leaf"];
 const ASN_KEYS: &[&str] = &["spine", "leaf-base", "plan"];
 const ADDRESSING_KEYS: &[&str] = &["loopbacks", "hosts", "hosts-v6"];
 const BFD_KEYS: &[&str] = &["enabled", "interval-ms", "multiplier"];
-const BGP_KEYS: &[&str] = &["multipath", "hold-time", "keepalive", "fast-external-failover"];
+const BGP_KEYS: &[&str] = &[
+    "multipath",
+    "hold-time",
+    "keepalive",
+    "fast-external-failover",
+];
 
 /// Why an intent file was refused. Displays as `FILE:LINE: KEY: MESSAGE`,
 /// leaving out the parts that are unknown.
