@@ -1,7 +1,8 @@
 //! Configuration of the `closd` daemon: TOML in, a validated [`Config`] out.
 //!
 //! This crate owns the file format and its validation; it does no I/O
-//! beyond reading the file, and knows nothing of sessions or routes. The
+//! beyond reading the file (and the API token file it names, checked for
+//! mode and read at load time), and knows nothing of sessions or routes. The
 //! daemon, the CLI (for the default API socket) and the lab (which renders
 //! per-switch files) all read the same types. The reference of every key is
 //! `docs/config.md` at the repository root.
