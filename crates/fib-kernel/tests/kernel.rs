@@ -72,10 +72,13 @@ fn with_fib<T: Send>(lab: &Lab, config: Config, f: impl FnOnce(&mut KernelFib) -
         .unwrap()
 }
 
+/// Our protocol shows as `proto 201` whatever name the machine's
+/// `/etc/iproute2/rt_protos.d` gives it (closd names it "clos").
 fn routes(lab: &Lab, family: &str) -> String {
     lab.ns
         .ip(&[family, "route", "show", "table", &TABLE.to_string()])
         .unwrap()
+        .replace(" proto clos ", " proto 201 ")
 }
 
 fn nexthops(lab: &Lab) -> Vec<String> {
