@@ -110,7 +110,8 @@ impl Layout {
     }
 }
 
-fn run(cmd: &mut Command) -> Result<()> {
+/// Run a command to completion; its stderr in the error when it fails.
+pub fn run(cmd: &mut Command) -> Result<()> {
     let out = cmd
         .stdin(Stdio::null())
         .output()
@@ -156,22 +157,24 @@ impl Netns {
     /// Move the calling thread (and the threads it spawns later) into the
     /// namespace.
     pub fn enter(&self) -> Result<()> {
-        let f = File::open(format!("/run/netns/{}", self.name))
-            .with_context(|| format!("opening namespace {}", self.name))?;
-        // SAFETY: setns(2) only reads the descriptor, which `f` keeps open
-        // for the duration of the call; it changes the network namespace of
-        // the calling thread alone and touches no memory of ours.
-        #[allow(unsafe_code)]
-        let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
-        if rc != 0 {
-            bail!(
-                "setns into {}: {}",
-                self.name,
-                std::io::Error::last_os_error()
-            );
-        }
-        Ok(())
+        enter_namespace(&self.name)
     }
+}
+
+/// Move the calling thread (and the threads it spawns later) into the
+/// named namespace (`ip netns` name).
+pub fn enter_namespace(name: &str) -> Result<()> {
+    let f = File::open(format!("/run/netns/{name}"))
+        .with_context(|| format!("opening namespace {name}"))?;
+    // SAFETY: setns(2) only reads the descriptor, which `f` keeps open for
+    // the duration of the call; it changes the network namespace of the
+    // calling thread alone and touches no memory of ours.
+    #[allow(unsafe_code)]
+    let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
+    if rc != 0 {
+        bail!("setns into {name}: {}", std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 impl Drop for Netns {
@@ -291,23 +294,37 @@ pub fn start(
             (path(closd), vec!["-c".into(), path(&conf)])
         }
     };
-    let log = File::create(work.join("dut.log"))?;
-    let child = Command::new("ip")
-        .args(["netns", "exec", &ns.name, &program])
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .spawn()
-        .with_context(|| format!("starting {program}"))?;
-    Ok(DutProcess {
-        kind,
-        pid: child.id(),
-        child,
-    })
+    DutProcess::spawn(kind, ns, &program, &args, &work.join("dut.log"))
 }
 
-fn path(p: &Path) -> String {
+impl DutProcess {
+    /// Start `program` in `ns` as a direct child (`ip netns exec` execs
+    /// it, so the PID is the daemon's), stdout and stderr to `log`.
+    pub fn spawn(
+        kind: DutKind,
+        ns: &Netns,
+        program: &str,
+        args: &[String],
+        log: &Path,
+    ) -> Result<DutProcess> {
+        let log = File::create(log).with_context(|| format!("creating {}", log.display()))?;
+        let child = Command::new("ip")
+            .args(["netns", "exec", &ns.name, program])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {program}"))?;
+        Ok(DutProcess {
+            kind,
+            pid: child.id(),
+            child,
+        })
+    }
+}
+
+pub fn path(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
@@ -502,7 +519,16 @@ pub fn memory_kib(pid: u32) -> Option<(u64, u64)> {
 
 /// utime + stime of a process (all threads), in seconds.
 pub fn cpu_seconds(pid: u32, ticks: f64) -> Option<f64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat_cpu_seconds(&format!("/proc/{pid}/stat"), ticks)
+}
+
+/// utime + stime of the calling thread, in seconds.
+pub fn thread_cpu_seconds(ticks: f64) -> Option<f64> {
+    stat_cpu_seconds("/proc/thread-self/stat", ticks)
+}
+
+fn stat_cpu_seconds(path: &str, ticks: f64) -> Option<f64> {
+    let s = std::fs::read_to_string(path).ok()?;
     let rest = s.rsplit_once(')')?.1;
     let f: Vec<&str> = rest.split_whitespace().collect();
     let u: f64 = f.get(11)?.parse().ok()?;

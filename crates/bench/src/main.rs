@@ -11,7 +11,9 @@
 //!
 //! Subcommands: `ingest` (full table), `churn` (full table, then feeder 0
 //! re-announces C routes with new attributes and withdraws C others),
-//! `sink` (feeders straight into our own monitors: the tool's ceiling).
+//! `sink` (feeders straight into our own monitors: the tool's ceiling),
+//! `kernel` (time until the DUT has installed the table, optionally 8-way
+//! ECMP, into a namespace's kernel table, next to `ip -batch`).
 //!
 //! Module map:
 //! - `util`     — PRNG, hasher, prefixes as integers, medians
@@ -24,18 +26,30 @@
 //! - `dut`      — namespace, DUT configs, process control, /proc readings
 //! - `scenario` — one run: threads, timing, verdict
 //! - `report`   — rows, medians, table, TSV, JSON
+//! - `kernel`   — the `kernel` scenario: options, runs, feeders, timing
+//! - `kernel_dut` — its veth, DUT configs with kernel install, FRR's zebra
+//! - `ipbatch`  — its baseline: `ip -batch` files
+//! - `rtnl`     — route dumps and notifications over rtnetlink, decoded
+//! - `watch`    — the thread that sees the kernel table complete
+//! - `kernel_report` — its rows, medians, ratios
 #![deny(unsafe_code)]
 
 mod dut;
+mod ipbatch;
+mod kernel;
+mod kernel_dut;
+mod kernel_report;
 mod monitor;
 mod parse;
 mod prefix_table;
 mod report;
 mod routes;
+mod rtnl;
 mod scenario;
 mod session;
 mod stream;
 mod util;
+mod watch;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -80,6 +94,9 @@ enum Command {
     },
     /// No DUT: feeders straight into our own monitors (the tool's ceiling).
     Sink(Opts),
+    /// Time to install the table into a namespace's kernel main table:
+    /// BIRD, FRR (zebra) and closd fed over BGP, next to `ip -batch`.
+    Kernel(kernel::KernelOpts),
 }
 
 #[derive(Args, Clone)]
@@ -192,6 +209,7 @@ fn real_main(cli: Cli) -> Result<bool> {
         Command::Ingest(o) => ("ingest", o, 0, false),
         Command::Churn { opts, churn } => ("churn", opts, churn, false),
         Command::Sink(o) => ("sink", o, 0, true),
+        Command::Kernel(o) => return kernel::main(o),
     };
     if opts.reps == 0 || opts.routes == 0 {
         bail!("--reps and --routes must be at least 1");

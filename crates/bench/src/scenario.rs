@@ -83,7 +83,9 @@ pub struct RunResult {
     pub monitor_updates: u64,
 }
 
-enum Event {
+/// What the run's threads report to the run thread (also used by the
+/// `kernel` scenario's feeders).
+pub(crate) enum Event {
     Up,
     Phase {
         monitor: usize,
@@ -564,7 +566,7 @@ fn monitor_loop(
     Some((table, rx.stats))
 }
 
-fn feeder_loop(
+pub(crate) fn feeder_loop(
     me: Speaker,
     dut: SocketAddr,
     deadline: Instant,

@@ -2,8 +2,10 @@
 //! written by feeders with large writes.
 //!
 //! Owns: the byte stream of each feeder (initial table, then the churn
-//! stream of feeder 0) and its on-disk cache, keyed by every parameter
-//! that changes its bytes. Owns no sockets.
+//! stream of feeder 0; for the `kernel` scenario, the table with the
+//! feeder's own NEXT_HOP and equal AS-path lengths across feeders) and its
+//! on-disk cache, keyed by every parameter that changes its bytes. Owns no
+//! sockets.
 //!
 //! A stream is whole BGP messages back to back: one attribute set's
 //! prefixes packed into as few UPDATEs of at most 4096 bytes as
@@ -11,6 +13,7 @@
 //! neighbouring prefixes do not arrive together), then End-of-RIB (initial
 //! stream only).
 
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -101,19 +104,54 @@ pub fn load(
     }
     let t = Instant::now();
     let stream = match kind {
-        StreamKind::Initial => build_initial(set, feeder, feeders)?,
+        StreamKind::Initial => build_initial(set, feeder, feeders, None)?,
         StreamKind::Churn => build_churn(set, feeders, churn)?,
     };
-    std::fs::create_dir_all(cache).with_context(|| format!("creating {}", cache.display()))?;
+    store(&path, stream, t)
+}
+
+/// Feeder `feeder`'s table for the `kernel` scenario, from `cache` or built
+/// and stored: NEXT_HOP is the feeder's own address (on the DUT's
+/// connected subnet, so a kernel accepts it as a gateway), and every
+/// feeder's AS_PATH for a set has the same length (`routes::path_spec`
+/// ranks each path among one feeder: rank 0), so with several feeders the
+/// DUT forms one ECMP set of all of them per prefix (across neighbour ASes:
+/// multipath relax).
+pub fn load_kernel_feed(
+    set: &RouteSet,
+    feeder: usize,
+    feeders: usize,
+    next_hop: Ipv4Addr,
+    cache: &Path,
+) -> Result<Stream> {
+    let name = format!(
+        "clos-bench-v{FORMAT}-{}-f{feeder}of{feeders}-equal-nh{next_hop}.bin",
+        set.params.cache_key()
+    );
+    let path = cache.join(name);
+    if let Ok(bytes) = std::fs::read(&path) {
+        let updates = count_messages(&bytes);
+        return Ok(Stream { bytes, updates });
+    }
+    let t = Instant::now();
+    let stream = build_initial(set, feeder, 1, Some(next_hop))?;
+    store(&path, stream, t)
+}
+
+/// Write `stream` to `path` (atomically, by rename) and return it.
+fn store(path: &Path, stream: Stream, started: Instant) -> Result<Stream> {
+    if let Some(cache) = path.parent() {
+        std::fs::create_dir_all(cache).with_context(|| format!("creating {}", cache.display()))?;
+    }
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     std::fs::write(&tmp, &stream.bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("renaming to {}", path.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
     eprintln!(
         "prepared {} ({} bytes, {} UPDATEs) in {:.2}s",
         path.display(),
         stream.bytes.len(),
         stream.updates,
-        t.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64()
     );
     Ok(stream)
 }
@@ -145,7 +183,14 @@ fn shuffle_messages(raw: &[u8], rng: &mut Rng) -> (Vec<u8>, usize) {
     (out, spans.len())
 }
 
-fn build_initial(set: &RouteSet, feeder: usize, feeders: usize) -> Result<Stream> {
+/// Feeder `feeder`'s full table: its path per set ranked among `feeders`
+/// (see `routes::path_spec`), NEXT_HOP `next_hop` or the default.
+fn build_initial(
+    set: &RouteSet,
+    feeder: usize,
+    feeders: usize,
+    next_hop: Option<Ipv4Addr>,
+) -> Result<Stream> {
     let family = set.params.family;
     let codec = codec();
     let mut raw = Vec::with_capacity(set.prefixes.len() * 36);
@@ -166,7 +211,11 @@ fn build_initial(set: &RouteSet, feeder: usize, feeders: usize) -> Result<Stream
                 .iter()
                 .map(|p| p.to_ipnet(family)),
         );
-        encode_announcements(&spec.attributes(family), &nets, &codec, &mut raw)
+        let mut attributes = spec.attributes(family);
+        if next_hop.is_some() {
+            attributes.next_hop = next_hop;
+        }
+        encode_announcements(&attributes, &nets, &codec, &mut raw)
             .map_err(|e| anyhow!("encoding group {g}: {e}"))?;
     }
     let mut rng = Rng::keyed(&[set.params.seed, 0x006f_7264_6572, feeder as u64]);
@@ -218,4 +267,88 @@ fn build_churn(set: &RouteSet, feeders: usize, churn: &Churn) -> Result<Stream> 
     let mut rng = Rng::keyed(&[set.params.seed, 0x0063_6875_726e]);
     let (bytes, updates) = shuffle_messages(&raw, &mut rng);
     Ok(Stream { bytes, updates })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use clos_wire::{decode_message, Message};
+
+    use super::*;
+    use crate::routes::{RouteParams, FEEDER_ASN};
+    use crate::util::Family;
+
+    /// Per prefix: (NEXT_HOP, AS_PATH length, neighbour AS) of one stream.
+    fn announced(stream: &Stream) -> HashMap<String, (Ipv4Addr, usize, u32)> {
+        let mut out = HashMap::new();
+        for r in stream.chunks(usize::MAX) {
+            let mut pos = r.start;
+            while pos < r.end {
+                let len = usize::from(u16::from_be_bytes([
+                    stream.bytes[pos + 16],
+                    stream.bytes[pos + 17],
+                ]));
+                let msg = decode_message(&stream.bytes[pos..pos + len], &codec()).unwrap();
+                if let Message::Update(u) = msg.message {
+                    if u.nlri.is_empty() {
+                        pos += len; // End-of-RIB
+                        continue;
+                    }
+                    let a = &u.attributes;
+                    let path = a.as_path.as_ref().unwrap();
+                    for n in &u.nlri {
+                        let v = (
+                            a.next_hop.unwrap(),
+                            path.selection_length(),
+                            path.first_asn().unwrap(),
+                        );
+                        out.insert(n.to_string(), v);
+                    }
+                }
+                pos += len;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn kernel_feeds_have_own_next_hop_and_equal_path_lengths() {
+        let set = RouteSet::build(&RouteParams {
+            family: Family::Ipv4,
+            count: 300,
+            seed: 3,
+            per_set: 3.0,
+            table: None,
+        })
+        .unwrap();
+        let feeds: Vec<_> = (0..3u8)
+            .map(|k| {
+                let nh = Ipv4Addr::new(10, 99, 0, 2 + k);
+                let s = build_initial(&set, usize::from(k), 1, Some(nh)).unwrap();
+                (nh, announced(&s))
+            })
+            .collect();
+        for (k, (nh, table)) in feeds.iter().enumerate() {
+            assert_eq!(table.len(), 300);
+            for (prefix, (hop, length, first)) in table {
+                assert_eq!(hop, nh);
+                assert_eq!(*first, FEEDER_ASN + k as u32);
+                assert_eq!(*length, feeds[0].1[prefix].1, "{prefix} feeder {k}");
+            }
+        }
+        // Ranked among 3 (the ingest shape), lengths differ per feeder.
+        let ranked: Vec<_> = (0..3)
+            .map(|k| announced(&build_initial(&set, k, 3, None).unwrap()))
+            .collect();
+        let differ = ranked[0]
+            .iter()
+            .filter(|(p, v)| ranked[1][*p].1 != v.1)
+            .count();
+        assert_eq!(differ, 300);
+        assert_eq!(
+            ranked[0].values().next().unwrap().0,
+            crate::routes::NEXT_HOP_V4
+        );
+    }
 }
