@@ -89,6 +89,12 @@ pub enum Error {
         /// The gateway that has no route.
         gateway: IpAddr,
     },
+    /// A [`crate::Config`] we cannot work with.
+    #[error("invalid kernel FIB configuration: {reason}")]
+    InvalidConfig {
+        /// What is wrong.
+        reason: String,
+    },
     /// Our nexthop-id range is full.
     #[error("nexthop id range {start:#x}..{end:#x} is exhausted")]
     NexthopIdsExhausted {

@@ -143,12 +143,24 @@ impl KernelFib {
         let span =
             tracing::info_span!("fib_open", table = config.table, protocol = config.protocol);
         let _enter = span.enter();
+        let ids = &config.nexthop_ids;
+        if ids.is_empty() || ids.end - ids.start > crate::mirror::MAX_ID_RANGE {
+            return Err(Error::InvalidConfig {
+                reason: format!(
+                    "nexthop id range {:#x}..{:#x} must hold 1..={} ids",
+                    ids.start,
+                    ids.end,
+                    crate::mirror::MAX_ID_RANGE
+                ),
+            });
+        }
         let registry = Registry::new(config.nexthop_ids.clone());
+        let mirror = RouteMirror::new(&config.nexthop_ids);
         let mut fib = KernelFib {
             socket: RouteSocket::open()?,
             config,
             registry,
-            mirror: RouteMirror::default(),
+            mirror,
         };
         fib.adopt()?;
         fib.collect_garbage()?;
@@ -275,7 +287,7 @@ impl KernelFib {
     /// link and every route using them, behind our back. Then re-apply the
     /// RIB's routes; those still installed cost nothing.
     pub fn resync(&mut self) -> Result<()> {
-        self.mirror = RouteMirror::default();
+        self.mirror = RouteMirror::new(&self.config.nexthop_ids);
         self.registry = Registry::new(self.config.nexthop_ids.clone());
         self.adopt()?;
         self.collect_garbage()

@@ -1,9 +1,11 @@
 //! What we installed: the route mirror and the nexthop registry.
 //!
 //! Pure bookkeeping, no I/O. [`RouteMirror`] maps each of our prefixes to
-//! the id its route points at, packed per family so that a million IPv4
-//! routes cost about 13 bytes each in a hash table's buckets (key 5 bytes
-//! padded to 8, value 4, one control byte; see README for the measurement).
+//! the id its route points at. An IPv4 entry is one `u64` — address (32
+//! bits), length (6) and the id as an offset into our id range (25) — in a
+//! `hashbrown::HashTable`, so a bucket is 9 bytes with its control byte:
+//! ~19 bytes a route at a million routes (2^21 buckets), where a
+//! `HashMap<(u32, u8), u32>` costs 13 a bucket.
 //!
 //! [`Registry`] owns the nexthop ids: one *object* per distinct
 //! `(gateway, ifindex)` and one *group* per distinct set of objects, each
@@ -27,31 +29,107 @@ use crate::route::NextHop;
 /// still replace or delete it. 0 is never a valid kernel nexthop id.
 pub(crate) const UNMANAGED: u32 = 0;
 
-/// Prefix → nexthop id of every route we installed (or adopted).
-#[derive(Default)]
+/// Bits of an IPv4 entry that hold the id (as 1 + offset into the range,
+/// 0 for [`UNMANAGED`]).
+const ID_BITS: u32 = 25;
+const ID_MASK: u64 = (1 << ID_BITS) - 1;
+/// The largest id range the packed IPv4 entries can hold.
+pub(crate) const MAX_ID_RANGE: u32 = (1 << ID_BITS) - 2;
+
+/// Prefix → nexthop id of every route we installed (or adopted). Ids are
+/// [`UNMANAGED`] or inside the registry's range.
 pub(crate) struct RouteMirror {
-    v4: HashMap<(u32, u8), u32>,
+    base: u32,
+    v4: hashbrown::HashTable<u64>,
     v6: HashMap<([u8; 16], u8), u32>,
 }
 
+fn hash_key(key: u64) -> u64 {
+    // One multiply-xorshift round (FxHash-like): keys are well spread
+    // already, and hashbrown takes its control bits from the top.
+    let h = key.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    h ^ (h >> 29)
+}
+
 impl RouteMirror {
+    /// An empty mirror for ids in `range` (at most [`MAX_ID_RANGE`] long).
+    pub(crate) fn new(range: &Range<u32>) -> RouteMirror {
+        RouteMirror {
+            base: range.start,
+            v4: hashbrown::HashTable::new(),
+            v6: HashMap::new(),
+        }
+    }
+
+    fn encode(&self, id: u32) -> u64 {
+        if id == UNMANAGED {
+            0
+        } else {
+            (id.wrapping_sub(self.base) as u64 + 1) & ID_MASK
+        }
+    }
+
+    fn decode(&self, entry: u64) -> u32 {
+        match entry & ID_MASK {
+            0 => UNMANAGED,
+            code => self.base.wrapping_add(code as u32 - 1),
+        }
+    }
+
     pub(crate) fn get(&self, prefix: &IpNet) -> Option<u32> {
         match prefix {
-            IpNet::V4(p) => self.v4.get(&v4_key(p)).copied(),
+            IpNet::V4(p) => {
+                let key = v4_key(p);
+                self.v4
+                    .find(hash_key(key), |e| e >> ID_BITS == key)
+                    .map(|e| self.decode(*e))
+            }
             IpNet::V6(p) => self.v6.get(&v6_key(p)).copied(),
         }
     }
 
     pub(crate) fn insert(&mut self, prefix: &IpNet, id: u32) -> Option<u32> {
         match prefix {
-            IpNet::V4(p) => self.v4.insert(v4_key(p), id),
+            IpNet::V4(p) => {
+                let key = v4_key(p);
+                let entry = (key << ID_BITS) | self.encode(id);
+                let base = self.base;
+                let decode = |e: u64| match e & ID_MASK {
+                    0 => UNMANAGED,
+                    code => base.wrapping_add(code as u32 - 1),
+                };
+                match self.v4.entry(
+                    hash_key(key),
+                    |e| e >> ID_BITS == key,
+                    |e| hash_key(e >> ID_BITS),
+                ) {
+                    hashbrown::hash_table::Entry::Occupied(mut o) => {
+                        let old = decode(*o.get());
+                        *o.get_mut() = entry;
+                        Some(old)
+                    }
+                    hashbrown::hash_table::Entry::Vacant(v) => {
+                        v.insert(entry);
+                        None
+                    }
+                }
+            }
             IpNet::V6(p) => self.v6.insert(v6_key(p), id),
         }
     }
 
     pub(crate) fn remove(&mut self, prefix: &IpNet) -> Option<u32> {
         match prefix {
-            IpNet::V4(p) => self.v4.remove(&v4_key(p)),
+            IpNet::V4(p) => {
+                let key = v4_key(p);
+                match self.v4.find_entry(hash_key(key), |e| e >> ID_BITS == key) {
+                    Ok(o) => {
+                        let (entry, _) = o.remove();
+                        Some(self.decode(entry))
+                    }
+                    Err(_) => None,
+                }
+            }
             IpNet::V6(p) => self.v6.remove(&v6_key(p)),
         }
     }
@@ -61,14 +139,16 @@ impl RouteMirror {
     }
 
     pub(crate) fn reserve(&mut self, v4: usize, v6: usize) {
-        self.v4.reserve(v4);
+        self.v4.reserve(v4, |e| hash_key(e >> ID_BITS));
         self.v6.reserve(v6);
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = (IpNet, u32)> + '_ {
-        let v4 = self.v4.iter().map(|(&(addr, len), &id)| {
-            let net = Ipv4Net::new(Ipv4Addr::from(addr), len).unwrap_or_default();
-            (IpNet::V4(net), id)
+        let v4 = self.v4.iter().map(|&entry| {
+            let key = entry >> ID_BITS;
+            let net = Ipv4Net::new(Ipv4Addr::from((key >> 6) as u32), (key & 0x3f) as u8)
+                .unwrap_or_default();
+            (IpNet::V4(net), self.decode(entry))
         });
         let v6 = self.v6.iter().map(|(&(addr, len), &id)| {
             let net = Ipv6Net::new(Ipv6Addr::from(addr), len).unwrap_or_default();
@@ -80,19 +160,20 @@ impl RouteMirror {
     /// Heap bytes of the bucket arrays (hashbrown: one control byte plus
     /// one slot per bucket; buckets are a power of two ≥ capacity · 8/7).
     pub(crate) fn heap_bytes(&self) -> usize {
-        fn table<K, V>(map: &HashMap<K, V>) -> usize {
-            if map.capacity() == 0 {
+        fn buckets(capacity: usize) -> usize {
+            if capacity == 0 {
                 return 0;
             }
-            let buckets = (map.capacity() * 8 / 7).next_power_of_two();
-            buckets * (std::mem::size_of::<(K, V)>() + 1)
+            (capacity * 8 / 7).next_power_of_two()
         }
-        table(&self.v4) + table(&self.v6)
+        buckets(self.v4.capacity()) * (std::mem::size_of::<u64>() + 1)
+            + buckets(self.v6.capacity()) * (std::mem::size_of::<(([u8; 16], u8), u32)>() + 1)
     }
 }
 
-fn v4_key(p: &Ipv4Net) -> (u32, u8) {
-    (u32::from(p.network()), p.prefix_len())
+/// Address and length of an IPv4 prefix: 38 bits.
+fn v4_key(p: &Ipv4Net) -> u64 {
+    ((u32::from(p.network()) as u64) << 6) | p.prefix_len() as u64
 }
 
 fn v6_key(p: &Ipv6Net) -> ([u8; 16], u8) {
@@ -342,23 +423,39 @@ mod tests {
 
     #[test]
     fn mirror_keys_ignore_host_bits_and_round_trip() {
-        let mut mirror = RouteMirror::default();
+        let mut mirror = RouteMirror::new(&(7..0x0100_0007));
         let p: IpNet = "10.1.2.0/24".parse().unwrap();
         let q: IpNet = "2001:db8::/32".parse().unwrap();
-        mirror.insert(&p, 7);
+        let r: IpNet = "10.1.2.0/23".parse().unwrap();
+        let host_bits: IpNet = "10.1.2.9/24".parse().unwrap();
+        assert_eq!(mirror.insert(&p, 7), None);
         mirror.insert(&q, 8);
+        // The last id of the range and UNMANAGED survive the packing.
+        mirror.insert(&r, 0x0100_0006);
         assert_eq!(mirror.get(&p), Some(7));
-        assert_eq!(mirror.len(), 2);
+        assert_eq!(mirror.get(&host_bits), Some(7));
+        assert_eq!(mirror.get(&r), Some(0x0100_0006));
+        assert_eq!(mirror.insert(&r, UNMANAGED), Some(0x0100_0006));
+        assert_eq!(mirror.get(&r), Some(UNMANAGED));
+        assert_eq!(mirror.len(), 3);
         let mut all: Vec<_> = mirror.iter().collect();
         all.sort();
-        assert_eq!(all, vec![(p, 7), (q, 8)]);
+        assert_eq!(all, vec![(r, UNMANAGED), (p, 7), (q, 8)]);
         assert_eq!(mirror.remove(&q), Some(8));
         assert_eq!(mirror.get(&q), None);
+        assert_eq!(mirror.remove(&p), Some(7));
+        assert_eq!(mirror.remove(&p), None);
     }
 
     #[test]
-    fn v4_slot_is_twelve_bytes() {
-        assert_eq!(std::mem::size_of::<((u32, u8), u32)>(), 12);
+    fn slots_are_nine_bytes_for_ipv4() {
+        let mut mirror = RouteMirror::new(&(1..100));
+        for i in 0..100_000u32 {
+            let net = Ipv4Net::new(Ipv4Addr::from(0x0a00_0000 + (i << 8)), 24).unwrap();
+            mirror.insert(&IpNet::V4(net), 1 + i % 99);
+        }
+        // 100k entries: 2^17 buckets of 8 + 1 bytes.
+        assert_eq!(mirror.heap_bytes(), (1 << 17) * 9);
         assert_eq!(std::mem::size_of::<(([u8; 16], u8), u32)>(), 24);
     }
 
