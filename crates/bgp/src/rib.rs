@@ -491,24 +491,21 @@ impl Rib {
             Some(MpReach {
                 next_hop: NextHop::V6 { global, link_local },
                 ..
-            }) => {
-                let is_ll = |a: &std::net::Ipv6Addr| a.segments()[0] & 0xffc0 == 0xfe80;
-                match (ifindex, link_local) {
-                    (Some(ifx), Some(ll)) => Some(FibNextHop {
-                        address: IpAddr::V6(*ll),
-                        ifindex: Some(ifx),
-                    }),
-                    (Some(ifx), None) if is_ll(global) => Some(FibNextHop {
-                        address: IpAddr::V6(*global),
-                        ifindex: Some(ifx),
-                    }),
-                    _ if is_ll(global) || global.is_unspecified() => None,
-                    _ => Some(FibNextHop {
-                        address: IpAddr::V6(*global),
-                        ifindex: None,
-                    }),
-                }
-            }
+            }) => match (ifindex, link_local) {
+                (Some(ifx), Some(ll)) => Some(FibNextHop {
+                    address: IpAddr::V6(*ll),
+                    ifindex: Some(ifx),
+                }),
+                (Some(ifx), None) if global.is_unicast_link_local() => Some(FibNextHop {
+                    address: IpAddr::V6(*global),
+                    ifindex: Some(ifx),
+                }),
+                _ if global.is_unicast_link_local() || global.is_unspecified() => None,
+                _ => Some(FibNextHop {
+                    address: IpAddr::V6(*global),
+                    ifindex: None,
+                }),
+            },
             Some(MpReach {
                 next_hop: NextHop::V4(a),
                 ..
@@ -727,22 +724,20 @@ impl Rib {
                 continue;
             };
             let (best, multipath) = self.select(entry);
-            let Some(entry) = self.loc_rib.get_mut(&prefix) else {
-                continue;
-            };
-            entry.best = best;
-            entry.multipath = multipath;
-            if self.fib.is_some() {
-                if let Some(entry) = self.loc_rib.get(&prefix) {
-                    fib_batch.push(FibRoute {
-                        prefix,
-                        next_hops: self.forwarding(entry),
-                    });
-                }
+            if let Some(entry) = self.loc_rib.get_mut(&prefix) {
+                entry.best = best;
+                entry.multipath = multipath;
             }
-            let Some(entry) = self.loc_rib.get_mut(&prefix) else {
+            // Read back once: the forwarding set needs `&self` beside it.
+            let Some(entry) = self.loc_rib.get(&prefix) else {
                 continue;
             };
+            if self.fib.is_some() {
+                fib_batch.push(FibRoute {
+                    prefix,
+                    next_hops: self.forwarding(entry),
+                });
+            }
             let same = match (&before, entry.best_path()) {
                 (None, None) => true,
                 (Some((peer, attrs)), Some(p)) => {

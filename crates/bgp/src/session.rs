@@ -457,68 +457,48 @@ impl PeerTask {
                 let _ = reply.send(result);
             }
             PeerCommand::LinkDown => {
-                let ids: Vec<u64> = self.conns.iter().map(|c| c.id).collect();
-                if !ids.is_empty() {
+                if !self.conns.is_empty() {
                     warn!("interface down: closing the session (fast external failover)");
                 }
-                for id in ids {
-                    self.step(id, Input::TcpConnectionFails).await;
-                }
+                self.step_all(false, || Input::TcpConnectionFails).await;
                 self.shared.update_session(|s| {
                     s.last_error = "interface went down (fast external failover)".to_string()
                 });
             }
             PeerCommand::BfdDown => {
-                let ids: Vec<u64> = self
+                if self
                     .conns
                     .iter()
-                    .filter(|c| c.fsm.state() == State::Established)
-                    .map(|c| c.id)
-                    .collect();
-                for id in ids {
+                    .any(|c| c.fsm.state() == State::Established)
+                {
                     warn!("BFD down: closing the session");
-                    self.step(
-                        id,
-                        Input::Stop(Notification {
-                            code: code::CEASE,
-                            subcode: code::BFD_DOWN,
-                            data: vec![],
-                        }),
-                    )
-                    .await;
                 }
+                self.step_all(true, || cease(code::BFD_DOWN)).await;
             }
             PeerCommand::MaxPrefixExceeded => {
                 let restart = self.shared.config.max_prefix.and_then(|m| m.restart);
                 self.admin_down = Some(restart.map(|r| Instant::now() + r));
-                let ids: Vec<u64> = self.conns.iter().map(|c| c.id).collect();
-                for id in ids {
-                    self.step(
-                        id,
-                        Input::Stop(Notification {
-                            code: code::CEASE,
-                            subcode: code::MAXIMUM_PREFIXES_REACHED,
-                            data: vec![],
-                        }),
-                    )
+                self.step_all(false, || cease(code::MAXIMUM_PREFIXES_REACHED))
                     .await;
-                }
             }
         }
     }
 
     async fn shutdown_all(&mut self) {
-        let ids: Vec<u64> = self.conns.iter().map(|c| c.id).collect();
-        for id in ids {
-            self.step(
-                id,
-                Input::Stop(Notification {
-                    code: code::CEASE,
-                    subcode: code::ADMINISTRATIVE_SHUTDOWN,
-                    data: vec![],
-                }),
-            )
+        self.step_all(false, || cease(code::ADMINISTRATIVE_SHUTDOWN))
             .await;
+    }
+
+    /// Feeds `input()` to every connection, or only to the Established one.
+    async fn step_all(&mut self, established_only: bool, input: impl Fn() -> Input) {
+        let ids: Vec<u64> = self
+            .conns
+            .iter()
+            .filter(|c| !established_only || c.fsm.state() == State::Established)
+            .map(|c| c.id)
+            .collect();
+        for id in ids {
+            self.step(id, input()).await;
         }
     }
 
@@ -677,7 +657,7 @@ impl PeerTask {
         // to its interface: our link-local is the next hop we advertise,
         // and the peer's link-local next hops are on that interface.
         let (local_link_local, ifindex) = match local {
-            SocketAddr::V6(a) if a.scope_id() != 0 && a.ip().segments()[0] & 0xffc0 == 0xfe80 => {
+            SocketAddr::V6(a) if a.scope_id() != 0 && a.ip().is_unicast_link_local() => {
                 (Some(*a.ip()), Some(a.scope_id()))
             }
             _ => (None, None),
@@ -914,6 +894,15 @@ fn update_events(
         });
     }
     events
+}
+
+/// A stop with NOTIFICATION Cease / `subcode` (RFC 4486).
+fn cease(subcode: u8) -> Input {
+    Input::Stop(Notification {
+        code: code::CEASE,
+        subcode,
+        data: vec![],
+    })
 }
 
 /// Resolves when an unnumbered neighbor's discovered peer changes; never

@@ -193,22 +193,20 @@ impl Speaker {
 
     /// Close the session with `peer` because its interface lost its link.
     pub async fn link_down(&self, peer: PeerId) -> Result<(), Error> {
-        let Some((_, tx)) = self.commands.iter().find(|(id, _)| *id == peer) else {
-            return Ok(());
-        };
-        tx.send(crate::rib::PeerCommand::LinkDown)
-            .await
-            .map_err(|_| Error::Stopped)
+        self.command(peer, crate::rib::PeerCommand::LinkDown).await
     }
 
     /// Tear the session with `peer` down because BFD saw it fail.
     pub async fn bfd_down(&self, peer: PeerId) -> Result<(), Error> {
+        self.command(peer, crate::rib::PeerCommand::BfdDown).await
+    }
+
+    /// Hands `command` to `peer`'s session; an unknown peer is a no-op.
+    async fn command(&self, peer: PeerId, command: crate::rib::PeerCommand) -> Result<(), Error> {
         let Some((_, tx)) = self.commands.iter().find(|(id, _)| *id == peer) else {
             return Ok(());
         };
-        tx.send(crate::rib::PeerCommand::BfdDown)
-            .await
-            .map_err(|_| Error::Stopped)
+        tx.send(command).await.map_err(|_| Error::Stopped)
     }
 
     /// Peer id → shared state, for rendering routes.
