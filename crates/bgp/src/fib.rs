@@ -8,6 +8,7 @@
 //! sees batches of thousands at full-table rates, never a call per route.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use clos_wire::IpNet;
 use smallvec::SmallVec;
@@ -41,4 +42,14 @@ pub trait FibSink: Send + Sync + 'static {
     /// forwarding table now reflects BGP's converged view, and routes left
     /// from an earlier run that BGP did not re-announce may go. Called once.
     fn converged(&self);
+    /// How long the RIB may hold its routes back at start-up, waiting for
+    /// convergence, when two or more neighbors are configured: their
+    /// initial tables arrive interleaved, and a prefix's forwarding set
+    /// would be rewritten once per arriving path (8 times for 8-way ECMP).
+    /// Held, each prefix is written once with its final set. Zero: never.
+    fn initial_hold(&self) -> Duration {
+        Duration::ZERO
+    }
+    /// Whether the RIB holds its routes back now (for status displays).
+    fn holding(&self, _held: bool) {}
 }

@@ -88,6 +88,13 @@ impl<V> PrefixMap<V> {
             .chain(self.v6.keys().map(|p| IpNet::V6(*p)))
     }
 
+    pub fn iter(&self) -> impl Iterator<Item = (IpNet, &V)> {
+        self.v4
+            .iter()
+            .map(|(k, v)| (k.prefix(), v))
+            .chain(self.v6.iter().map(|(p, v)| (IpNet::V6(*p), v)))
+    }
+
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (IpNet, &mut V)> {
         self.v4
             .iter_mut()

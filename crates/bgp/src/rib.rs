@@ -20,6 +20,7 @@
 //! of a full-table route server) at the cost of computing an export twice,
 //! which the per-call cache makes once per attribute set.
 
+use std::hash::BuildHasher;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -28,7 +29,7 @@ use std::time::Instant;
 use clos_wire::{
     Asn, Family, IpNet, MpReach, NextHop, Origin, PathAttributes, AFI_IPV4, AFI_IPV6, SAFI_UNICAST,
 };
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
@@ -43,6 +44,8 @@ use crate::peer::{MaxPrefixAction, PeerId, PeerShared, LOCAL_PEER};
 /// Capacity of the sessions → RIB channel, in events (each event is one
 /// UPDATE's worth of prefixes).
 pub const RIB_CHANNEL: usize = 1024;
+/// Events the RIB task takes from its channel at a time.
+const RIB_BATCH: usize = 256;
 
 /// What the RIB task is told.
 #[derive(Debug)]
@@ -91,7 +94,13 @@ pub enum RibEvent {
     },
     /// Loc-RIB size: (prefixes, paths).
     Counts { reply: oneshot::Sender<(u64, u64)> },
+    /// The FIB's start-up hold ([`FibSink::initial_hold`]) ran out: write
+    /// the routes now, converged or not.
+    FibHoldExpired,
 }
+
+/// Prefixes per [`FibSink::routes`] call when the whole table is written.
+const FIB_CHUNK: usize = 16 * 1024;
 
 /// Which routes `RibEvent::Routes` returns.
 #[derive(Debug, Clone, Default)]
@@ -202,12 +211,45 @@ pub struct Rib {
     fib: Option<Arc<dyn FibSink>>,
     /// `fib.converged()` was called.
     fib_converged: bool,
+    /// Start-up hold: forwarding changes are not sent to the FIB until BGP
+    /// converges or the hold expires; then the whole table is.
+    fib_held: bool,
     peers: FxHashMap<PeerId, RibPeer>,
     loc_rib: PrefixMap<Entry>,
-    interned: FxHashSet<Arc<PathAttributes>>,
-    interned_at_sweep: usize,
+    interned: Interner,
     local_attributes: Arc<PathAttributes>,
     started: Instant,
+}
+
+/// Equal attribute sets share one `Arc`. Each set's hash is kept beside
+/// it: a set hashes its whole AS path and communities, and without the
+/// stored hash every growth of the table re-hashed all of them (a few
+/// percent of a multi-feeder ingest).
+#[derive(Default)]
+struct Interner {
+    table: hashbrown::HashTable<(u64, Arc<PathAttributes>)>,
+    at_sweep: usize,
+}
+
+impl Interner {
+    fn intern(&mut self, attributes: Arc<PathAttributes>) -> Arc<PathAttributes> {
+        let hash = rustc_hash::FxBuildHasher.hash_one(&*attributes);
+        let entry = self
+            .table
+            .entry(hash, |(h, a)| *h == hash && **a == *attributes, |(h, _)| *h);
+        match entry {
+            hashbrown::hash_table::Entry::Occupied(existing) => return existing.get().1.clone(),
+            hashbrown::hash_table::Entry::Vacant(slot) => {
+                slot.insert((hash, attributes.clone()));
+            }
+        }
+        // Sweep sets nobody uses any more once the table doubled.
+        if self.table.len() > 1024 && self.table.len() > 2 * self.at_sweep {
+            self.table.retain(|(_, a)| Arc::strong_count(a) > 1);
+            self.at_sweep = self.table.len();
+        }
+        attributes
+    }
 }
 
 /// A peer the RIB knows about: its shared state and how to reach its session.
@@ -240,12 +282,12 @@ impl Rib {
                 })
                 .collect(),
             loc_rib: PrefixMap::default(),
-            interned: FxHashSet::default(),
-            interned_at_sweep: 0,
+            interned: Interner::default(),
             local_attributes,
             config,
             fib: None,
             fib_converged: false,
+            fib_held: false,
             started: Instant::now(),
         };
         let originate = std::mem::take(&mut rib.config.originate);
@@ -256,32 +298,70 @@ impl Rib {
     }
 
     /// Report forwarding changes to `sink` from now on, starting with every
-    /// prefix already selected.
+    /// prefix already selected; with two or more neighbors and a start-up
+    /// hold, only once BGP converges or the hold expires (the caller sends
+    /// [`RibEvent::FibHoldExpired`]).
     pub fn with_fib(mut self, sink: Arc<dyn FibSink>) -> Rib {
-        let batch: Vec<FibRoute> = self
-            .loc_rib
-            .keys()
-            .filter_map(|prefix| {
-                let entry = self.loc_rib.get(&prefix)?;
-                Some(FibRoute {
-                    prefix,
-                    next_hops: self.forwarding(entry),
-                })
-            })
-            .filter(|r| !r.next_hops.is_empty())
-            .collect();
-        if !batch.is_empty() {
-            sink.routes(batch);
-        }
+        self.fib_held = !sink.initial_hold().is_zero() && self.peers.len() >= 2;
         self.fib = Some(sink);
+        if self.fib_held {
+            info!(
+                hold = ?self.fib.as_ref().map(|f| f.initial_hold()),
+                "FIB writes held until every neighbor sends End-of-RIB"
+            );
+            if let Some(fib) = &self.fib {
+                fib.holding(true);
+            }
+        } else {
+            self.write_fib_table();
+        }
         self.check_converged();
         self
     }
 
+    /// Every prefix's forwarding set to the FIB, in chunks.
+    fn write_fib_table(&self) {
+        let Some(fib) = &self.fib else {
+            return;
+        };
+        let mut batch: Vec<FibRoute> = Vec::with_capacity(FIB_CHUNK);
+        for (prefix, entry) in self.loc_rib.iter() {
+            let next_hops = self.forwarding(entry);
+            if next_hops.is_empty() {
+                continue;
+            }
+            batch.push(FibRoute { prefix, next_hops });
+            if batch.len() == FIB_CHUNK {
+                fib.routes(std::mem::replace(&mut batch, Vec::with_capacity(FIB_CHUNK)));
+            }
+        }
+        if !batch.is_empty() {
+            fib.routes(batch);
+        }
+    }
+
+    /// End the start-up hold: the whole table goes to the FIB, changes
+    /// follow as they happen.
+    fn release_fib(&mut self) {
+        self.fib_held = false;
+        info!(prefixes = self.loc_rib.len(), "writing routes to the FIB");
+        // Cleared first: whoever sees a route in the FIB sees no hold.
+        if let Some(fib) = &self.fib {
+            fib.holding(false);
+        }
+        self.write_fib_table();
+    }
+
     /// Run until every sender is gone.
     pub async fn run(mut self, mut events: mpsc::Receiver<RibEvent>) {
-        while let Some(event) = events.recv().await {
-            self.handle(event);
+        // Taking what is queued in one go returns the senders' permits in
+        // one go too: with many sessions feeding at full speed, one wake-up
+        // per event (a context switch each) was the cost that dominated.
+        let mut batch = Vec::with_capacity(RIB_BATCH);
+        while events.recv_many(&mut batch, RIB_BATCH).await > 0 {
+            for event in batch.drain(..) {
+                self.handle(event);
+            }
         }
     }
 
@@ -322,20 +402,17 @@ impl Rib {
                 let paths = self.loc_rib.values().map(|e| e.paths.len() as u64).sum();
                 let _ = reply.send((self.loc_rib.len() as u64, paths));
             }
+            RibEvent::FibHoldExpired => {
+                if self.fib_held {
+                    info!("FIB start-up hold expired before every neighbor sent End-of-RIB");
+                    self.release_fib();
+                }
+            }
         }
     }
 
     fn intern(&mut self, attributes: Arc<PathAttributes>) -> Arc<PathAttributes> {
-        if let Some(existing) = self.interned.get(&attributes) {
-            return existing.clone();
-        }
-        self.interned.insert(attributes.clone());
-        // Sweep sets nobody uses any more once the table doubled.
-        if self.interned.len() > 1024 && self.interned.len() > 2 * self.interned_at_sweep {
-            self.interned.retain(|a| Arc::strong_count(a) > 1);
-            self.interned_at_sweep = self.interned.len();
-        }
-        attributes
+        self.interned.intern(attributes)
     }
 
     fn now_secs(&self) -> u32 {
@@ -431,12 +508,9 @@ impl Rib {
     /// Tell the FIB once every configured neighbor is Established and has
     /// sent End-of-RIB for each negotiated family.
     fn check_converged(&mut self) {
-        if self.fib_converged {
+        if self.fib_converged || self.fib.is_none() {
             return;
         }
-        let Some(fib) = &self.fib else {
-            return;
-        };
         let done = self.peers.values().all(|p| {
             p.session.as_ref().is_some_and(|s| {
                 s.negotiated
@@ -448,7 +522,12 @@ impl Rib {
         if done {
             info!("BGP converged: every neighbor sent End-of-RIB");
             self.fib_converged = true;
-            fib.converged();
+            if self.fib_held {
+                self.release_fib();
+            }
+            if let Some(fib) = &self.fib {
+                fib.converged();
+            }
         }
     }
 
@@ -707,7 +786,8 @@ impl Rib {
     fn decide(&mut self, changes: Vec<(IpNet, BestBefore)>) {
         let mut exports: Vec<(IpNet, BestBefore)> = Vec::new();
         let mut fib_batch: Vec<FibRoute> = Vec::new();
-        if self.fib.is_some() {
+        let feed_fib = self.fib.is_some() && !self.fib_held;
+        if feed_fib {
             fib_batch.reserve(changes.len());
         }
         for (prefix, before) in changes {
@@ -715,7 +795,7 @@ impl Rib {
                 if before.is_some() {
                     exports.push((prefix, before));
                 }
-                if self.fib.is_some() {
+                if feed_fib {
                     fib_batch.push(FibRoute {
                         prefix,
                         next_hops: SmallVec::new(),
@@ -732,7 +812,7 @@ impl Rib {
             let Some(entry) = self.loc_rib.get(&prefix) else {
                 continue;
             };
-            if self.fib.is_some() {
+            if feed_fib {
                 fib_batch.push(FibRoute {
                     prefix,
                     next_hops: self.forwarding(entry),
@@ -1011,4 +1091,217 @@ fn remove_path(entry: &mut Entry, i: usize) {
         Some(b) if b as usize > i => Some(b - 1),
         other => other,
     };
+}
+
+#[cfg(test)]
+mod tests {
+    //! The FIB start-up hold, driven through [`Rib::handle`] without tasks.
+
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use clos_wire::{AsPath, SessionCodec};
+
+    use super::*;
+    use crate::fsm::RemoteAsRule;
+    use crate::peer::PeerConfig;
+    use crate::policy::Policy;
+
+    /// Records what the RIB tells it.
+    struct Recorder {
+        hold: Duration,
+        batches: Mutex<Vec<Vec<FibRoute>>>,
+        converged: Mutex<u32>,
+        holding: Mutex<Vec<bool>>,
+    }
+
+    impl Recorder {
+        fn new(hold: Duration) -> Arc<Recorder> {
+            Arc::new(Recorder {
+                hold,
+                batches: Mutex::default(),
+                converged: Mutex::default(),
+                holding: Mutex::default(),
+            })
+        }
+
+        /// Every route written so far, in order.
+        fn routes(&self) -> Vec<FibRoute> {
+            self.batches.lock().unwrap().concat()
+        }
+    }
+
+    impl FibSink for Recorder {
+        fn routes(&self, batch: Vec<FibRoute>) {
+            self.batches.lock().unwrap().push(batch);
+        }
+        fn converged(&self) {
+            *self.converged.lock().unwrap() += 1;
+        }
+        fn initial_hold(&self) -> Duration {
+            self.hold
+        }
+        fn holding(&self, held: bool) {
+            self.holding.lock().unwrap().push(held);
+        }
+    }
+
+    fn peer_config(n: u8) -> PeerConfig {
+        PeerConfig {
+            address: IpAddr::V4(Ipv4Addr::new(192, 0, 2, n)),
+            port: 179,
+            local_address: None,
+            remote_as: RemoteAsRule::Exact(65000 + u32::from(n)),
+            passive: true,
+            families: vec![Family::Ipv4Unicast],
+            import: Policy::Accept,
+            export: Policy::Accept,
+            hold_time: 90,
+            connect_retry: Duration::from_secs(1),
+            max_prefix: None,
+            description: String::new(),
+            next_hop_self: false,
+            ttl: 1,
+            ttl_security: false,
+            tcp_md5_key: None,
+            interface: None,
+        }
+    }
+
+    /// A RIB with `peers` neighbors (ids 1..), all Established, feeding
+    /// `sink`.
+    fn rib(peers: u8, sink: Arc<Recorder>) -> Rib {
+        let handles = (1..=peers)
+            .map(|n| RibPeerHandle {
+                shared: Arc::new(PeerShared::new(u32::from(n), peer_config(n))),
+                command: mpsc::channel(4).0,
+            })
+            .collect();
+        let config = RibConfig {
+            asn: 65000,
+            router_id: Ipv4Addr::new(10, 0, 0, 1),
+            originate: vec![],
+            multipath: 8,
+            decision: DecisionOptions {
+                multipath_relax: true,
+                ..Default::default()
+            },
+        };
+        let mut rib = Rib::new(config, handles).with_fib(sink);
+        for n in 1..=peers {
+            rib.handle(RibEvent::PeerUp {
+                peer: u32::from(n),
+                negotiated: Box::new(Negotiated {
+                    remote_asn: 65000 + u32::from(n),
+                    remote_id: Ipv4Addr::new(10, 0, 1, n),
+                    hold_time: 90,
+                    keepalive: 30,
+                    families: vec![Family::Ipv4Unicast],
+                    codec: SessionCodec::default(),
+                    route_refresh: false,
+                    enhanced_route_refresh: false,
+                    extended_next_hop_ipv4: false,
+                    internal: false,
+                    remote_capabilities: vec![],
+                    add_path: vec![],
+                }),
+                local_address: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100)),
+                local_link_local: None,
+                ifindex: None,
+                out: AdjRibOutQueue::new(),
+            });
+        }
+        rib
+    }
+
+    /// Peer `n` announces `prefixes` with next hop 192.0.2.n.
+    fn announce(rib: &mut Rib, n: u8, prefixes: &[&str]) {
+        rib.handle(RibEvent::Update {
+            peer: u32::from(n),
+            attributes: Arc::new(PathAttributes {
+                origin: Some(Origin::Igp),
+                as_path: Some(AsPath::sequence(vec![65000 + u32::from(n)])),
+                next_hop: Some(Ipv4Addr::new(192, 0, 2, n)),
+                ..Default::default()
+            }),
+            announced: prefixes.iter().map(|p| p.parse().unwrap()).collect(),
+            withdrawn: vec![],
+            filtered: 0,
+        });
+    }
+
+    fn end_of_rib(rib: &mut Rib, n: u8) {
+        rib.handle(RibEvent::EndOfRib {
+            peer: u32::from(n),
+            family: Family::Ipv4Unicast,
+        });
+    }
+
+    fn hops(route: &FibRoute) -> Vec<IpAddr> {
+        route.next_hops.iter().map(|h| h.address).collect()
+    }
+
+    #[test]
+    fn held_until_every_neighbor_sent_end_of_rib_then_written_once() {
+        let sink = Recorder::new(Duration::from_secs(30));
+        let mut rib = rib(2, sink.clone());
+        assert_eq!(*sink.holding.lock().unwrap(), vec![true]);
+        announce(&mut rib, 1, &["10.0.0.0/24", "10.0.1.0/24"]);
+        end_of_rib(&mut rib, 1);
+        announce(&mut rib, 2, &["10.0.0.0/24", "10.0.1.0/24"]);
+        assert!(sink.routes().is_empty(), "nothing written while held");
+        assert_eq!(*sink.converged.lock().unwrap(), 0);
+
+        end_of_rib(&mut rib, 2);
+        let routes = sink.routes();
+        assert_eq!(routes.len(), 2, "each prefix written once: {routes:?}");
+        for r in &routes {
+            assert_eq!(
+                hops(r),
+                ["192.0.2.1", "192.0.2.2"].map(|a| a.parse::<IpAddr>().unwrap())
+            );
+        }
+        assert_eq!(*sink.converged.lock().unwrap(), 1);
+        assert_eq!(*sink.holding.lock().unwrap(), vec![true, false]);
+
+        // After the release, changes flow as they happen.
+        announce(&mut rib, 1, &["10.0.2.0/24"]);
+        let routes = sink.routes();
+        assert_eq!(routes.len(), 3);
+        assert_eq!(routes[2].prefix, "10.0.2.0/24".parse::<IpNet>().unwrap());
+    }
+
+    #[test]
+    fn hold_expiry_writes_the_table_without_convergence() {
+        let sink = Recorder::new(Duration::from_secs(30));
+        let mut rib = rib(2, sink.clone());
+        announce(&mut rib, 1, &["10.0.0.0/24"]);
+        end_of_rib(&mut rib, 1);
+        assert!(sink.routes().is_empty());
+        rib.handle(RibEvent::FibHoldExpired);
+        assert_eq!(sink.routes().len(), 1);
+        assert_eq!(*sink.converged.lock().unwrap(), 0, "not converged yet");
+        // Neighbor 2's routes now go straight through; its End-of-RIB is
+        // convergence.
+        announce(&mut rib, 2, &["10.0.0.0/24"]);
+        let routes = sink.routes();
+        assert_eq!(routes.len(), 2);
+        assert_eq!(hops(&routes[1]).len(), 2);
+        end_of_rib(&mut rib, 2);
+        assert_eq!(*sink.converged.lock().unwrap(), 1);
+        // A late expiry changes nothing.
+        rib.handle(RibEvent::FibHoldExpired);
+        assert_eq!(sink.routes().len(), 2);
+    }
+
+    #[test]
+    fn no_hold_with_one_neighbor_or_a_zero_hold() {
+        for (peers, hold) in [(1, 30), (2, 0)] {
+            let sink = Recorder::new(Duration::from_secs(hold));
+            let mut rib = rib(peers, sink.clone());
+            announce(&mut rib, 1, &["10.0.0.0/24"]);
+            assert_eq!(sink.routes().len(), 1, "{peers} neighbors, hold {hold}");
+            assert!(sink.holding.lock().unwrap().is_empty());
+        }
+    }
 }

@@ -132,7 +132,17 @@ impl Speaker {
             rib_peers,
         );
         let rib = match config.fib {
-            Some(FibHandle(sink)) => rib.with_fib(sink),
+            Some(FibHandle(sink)) => {
+                let hold = sink.initial_hold();
+                if !hold.is_zero() {
+                    let rib_tx = rib_tx.clone();
+                    tasks.push(tokio::spawn(async move {
+                        tokio::time::sleep(hold).await;
+                        let _ = rib_tx.send(RibEvent::FibHoldExpired).await;
+                    }));
+                }
+                rib.with_fib(sink)
+            }
             None => rib,
         };
         tasks.push(tokio::spawn(rib.run(rib_rx)));

@@ -447,6 +447,12 @@ pub fn kernel_fib(fib: &pb::KernelFib) -> String {
             format!("{} stale routes removed", fib.stale_removed)
         }
     ));
+    if fib.holding {
+        out.push_str(
+            "Start-up hold: BGP writes its routes once every neighbor has sent End-of-RIB \
+             ([fib] initial-hold)\n",
+        );
+    }
     use Align::{Left, Right};
     if !fib.next_hops.is_empty() {
         out.push_str("\nNext hops\n");

@@ -34,7 +34,7 @@ const ROUTER_KEYS: &[&str] = &[
     "fast-external-failover",
 ];
 const API_KEYS: &[&str] = &["socket", "listen", "token-file"];
-const FIB_KEYS: &[&str] = &["kernel", "table", "protocol", "stale-time"];
+const FIB_KEYS: &[&str] = &["kernel", "table", "protocol", "stale-time", "initial-hold"];
 const NEIGHBOR_KEYS: &[&str] = &[
     "address",
     "bfd",
@@ -485,11 +485,16 @@ fn fib(table: &Table<'_>) -> Result<Fib, ConfigError> {
         field.int_in("seconds (0..=3600)", 0, 3600)
     })?
     .unwrap_or(DEFAULT_STALE_TIME);
+    let initial_hold = optional(table, "initial-hold", |field| {
+        field.int_in("seconds (0..=3600)", 0, 3600)
+    })?
+    .unwrap_or(DEFAULT_INITIAL_HOLD);
     Ok(Fib {
         kernel,
         table: kernel_table,
         protocol,
         stale_time,
+        initial_hold,
     })
 }
 

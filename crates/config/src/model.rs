@@ -30,6 +30,9 @@ pub const DEFAULT_FIB_PROTOCOL: u8 = 201;
 /// Default `fib.stale-time`, seconds: how long routes left by an earlier run
 /// are kept while BGP converges.
 pub const DEFAULT_STALE_TIME: u16 = 120;
+/// Default `fib.initial-hold`, seconds: how long kernel writes wait at
+/// start-up for every neighbor's End-of-RIB (with two or more neighbors).
+pub const DEFAULT_INITIAL_HOLD: u16 = 30;
 /// Default `neighbor.bfd-interval`, milliseconds (FRR's and BIRD's default).
 pub const DEFAULT_BFD_INTERVAL_MS: u16 = 300;
 /// Default `neighbor.bfd-multiplier`.
@@ -365,6 +368,8 @@ pub struct Fib {
     pub protocol: u8,
     /// Seconds routes from an earlier run are kept while BGP converges.
     pub stale_time: u16,
+    /// Seconds kernel writes wait at start-up for BGP to converge.
+    pub initial_hold: u16,
 }
 
 impl Default for Fib {
@@ -374,6 +379,7 @@ impl Default for Fib {
             table: DEFAULT_FIB_TABLE,
             protocol: DEFAULT_FIB_PROTOCOL,
             stale_time: DEFAULT_STALE_TIME,
+            initial_hold: DEFAULT_INITIAL_HOLD,
         }
     }
 }

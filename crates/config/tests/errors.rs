@@ -762,6 +762,16 @@ fn fib_stale_time_out_of_range() {
 }
 
 #[test]
+fn fib_initial_hold_out_of_range() {
+    check(
+        &format!("{ROUTER}[fib]\ninitial-hold = -1\n"),
+        6,
+        "fib.initial-hold",
+        "0..=3600",
+    );
+}
+
+#[test]
 fn bfd_timers_need_bfd_and_sane_values() {
     let neighbor = "[[neighbor]]\naddress = \"192.0.2.2\"\nremote-as = 65001\n";
     check(

@@ -99,6 +99,7 @@ kernel = true
 table = 100
 protocol = 42
 stale-time = 30
+initial-hold = 0
 "#;
 
 #[test]
@@ -247,6 +248,7 @@ fn full_example_parses_to_expected_values() {
             table: 100,
             protocol: 42,
             stale_time: 30,
+            initial_hold: 0,
         },
         source: None,
     };
@@ -316,6 +318,7 @@ fn api_and_fib_defaults() {
             table: 254,
             protocol: 201,
             stale_time: 120,
+            initial_hold: 30,
         }
     );
     // An empty [api] table also gets the default socket.

@@ -13,7 +13,7 @@ use tracing::{info, warn};
 const RT_PROTOS_DIR: &str = "/etc/iproute2/rt_protos.d";
 
 /// BGP's forwarding sets into the kernel writer.
-struct KernelSink(KernelRib);
+struct KernelSink(KernelRib, Duration);
 
 impl FibSink for KernelSink {
     fn routes(&self, batch: Vec<FibRoute>) {
@@ -34,12 +34,21 @@ impl FibSink for KernelSink {
     fn converged(&self) {
         self.0.converged();
     }
+
+    fn initial_hold(&self) -> Duration {
+        self.1
+    }
+
+    fn holding(&self, held: bool) {
+        self.0.set_holding(held);
+    }
 }
 
 /// Opens the kernel table and starts the writer.
 pub fn start(fib: &clos_config::Fib) -> anyhow::Result<(KernelRib, FibHandle)> {
     let mut config = KernelConfig::new(fib.table, fib.protocol);
     config.stale_time = Duration::from_secs(fib.stale_time as u64);
+
     let rib = KernelRib::start(config)
         .map_err(|e| anyhow::anyhow!("cannot open the kernel routing table {}: {e}", fib.table))?;
     info!(
@@ -47,7 +56,13 @@ pub fn start(fib: &clos_config::Fib) -> anyhow::Result<(KernelRib, FibHandle)> {
         protocol = fib.protocol,
         "installing routes into the kernel"
     );
-    Ok((rib.clone(), FibHandle(Arc::new(KernelSink(rib)))))
+    Ok((
+        rib.clone(),
+        FibHandle(Arc::new(KernelSink(
+            rib,
+            Duration::from_secs(fib.initial_hold as u64),
+        ))),
+    ))
 }
 
 /// Names our protocol for `ip route` (`proto clos`), unless a file there

@@ -425,6 +425,7 @@ impl Clos for ApiService {
             failed: st.failed as u64,
             adopted: st.adopted as u64,
             stale_pending: st.stale_pending,
+            holding: st.holding,
             stale_removed: st.stale_removed as u64,
             memory_bytes: st.memory_bytes as u64,
             next_hops: st

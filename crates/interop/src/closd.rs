@@ -56,6 +56,9 @@ pub struct ClosdOptions {
     pub import_reject: Vec<IpAddr>,
     /// `[fib] kernel = true` with this `stale-time` (seconds).
     pub kernel: Option<u32>,
+    /// `[fib] initial-hold` (seconds) with `kernel`; closd's default
+    /// otherwise.
+    pub initial_hold: Option<u32>,
     /// `multipath` in `[router]`, with `multipath-relax = true`.
     pub multipath: Option<u32>,
     /// A whole config file instead of one rendered from the
@@ -175,6 +178,9 @@ impl Closd {
             let _ = writeln!(c, "[fib]");
             let _ = writeln!(c, "kernel = true");
             let _ = writeln!(c, "stale-time = {stale_time}");
+            if let Some(hold) = self.options.initial_hold {
+                let _ = writeln!(c, "initial-hold = {hold}");
+            }
         }
         for n in &self.config.neighbors {
             let _ = writeln!(c);

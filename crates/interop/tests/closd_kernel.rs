@@ -481,6 +481,65 @@ fn restart_keeps_forwarding_and_removes_stale_routes() {
 }
 
 #[test]
+fn start_up_hold_waits_for_a_missing_neighbor_until_it_expires() {
+    Lab::run("kernel_hold", |lab| {
+        const HOLD: u64 = 10;
+        let options = ClosdOptions {
+            kernel: Some(120),
+            initial_hold: Some(HOLD as u32),
+            ..Default::default()
+        };
+        let mut line = build(lab, &[(1, 65001), (2, 65002)], options)?;
+        line.announce_hosts(0)?;
+        let prefix = line.sides[0].prefixes[0];
+        // Both neighbors up: End-of-RIB from both ends the hold at once.
+        line.wait_kernel_route(prefix)?;
+        ensure!(line.fib()?["holding"] != true, "{}", line.fib()?);
+
+        // Restart closd with side 2's BIRD gone and our routes flushed, so
+        // every route it installs now is written by the new run.
+        line.sides[1].bird.stop()?;
+        line.closd.stop()?;
+        // Deleting the nexthop objects deletes the routes using them
+        // (`ip route flush` refuses routes with a nexthop id).
+        line.m.ip(&["nexthop", "flush"])?;
+        ensure!(
+            line.kernel_route(prefix)?.is_none(),
+            "{prefix} survived the flush"
+        );
+        let started = std::time::Instant::now();
+        line.closd.start()?;
+        for addr in line.sides[0].addr {
+            line.closd.wait_established(addr, TIMEOUT)?;
+        }
+        // While held, nothing is written; a route seen in the kernel means
+        // the hold ended before (the flag is cleared before the writes).
+        let mut seen_holding = false;
+        let installed = wait_until("the hold to expire", TIMEOUT, || {
+            let route = line.kernel_route(prefix)?;
+            let holding = line.fib()?["holding"] == true;
+            seen_holding |= holding;
+            Ok(match (route, holding) {
+                (Some(_), true) => Some(Err(anyhow::anyhow!(
+                    "{prefix} was written during the start-up hold"
+                ))),
+                (Some(_), false) => Some(Ok(started.elapsed())),
+                (None, _) => None,
+            })
+        })??;
+        ensure!(
+            seen_holding,
+            "closd never reported the hold (routes after {installed:?})"
+        );
+        ensure!(
+            installed >= Duration::from_secs(HOLD - 1),
+            "{prefix} installed after {installed:?}: before the {HOLD} s hold expired"
+        );
+        Ok(())
+    });
+}
+
+#[test]
 fn a_route_the_kernel_refuses_is_reported_and_retried() {
     Lab::run("kernel_refused", |lab| {
         let mut line = build(lab, &[(1, 65001), (2, 65002)], kernel_options())?;

@@ -1,6 +1,7 @@
 //! [`KernelRib`]: forwarding sets into one kernel routing table.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -66,6 +67,9 @@ pub struct Status {
     pub stale_pending: bool,
     /// Stale routes removed after convergence.
     pub stale_removed: usize,
+    /// The routing protocols hold their routes back until they converge
+    /// (`[fib] initial-hold`), so each prefix is written once.
+    pub holding: bool,
     /// Bytes of the RIB's prefix map plus the kernel mirror: the memory
     /// the kernel FIB costs beyond the BGP RIB.
     pub memory_bytes: usize,
@@ -139,6 +143,7 @@ impl Pending {
 struct Shared {
     pending: Mutex<Pending>,
     wake: Condvar,
+    holding: AtomicBool,
 }
 
 impl Shared {
@@ -167,6 +172,7 @@ impl KernelRib {
         let shared = Arc::new(Shared {
             pending: Mutex::new(Pending::default()),
             wake: Condvar::new(),
+            holding: AtomicBool::new(false),
         });
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let worker_shared = shared.clone();
@@ -222,11 +228,23 @@ impl KernelRib {
     /// New forwarding sets (empty set: withdraw). Returns at once; a later
     /// set for the same prefix replaces an earlier one not yet installed.
     pub fn submit(&self, batch: impl IntoIterator<Item = (IpNet, HopSet)>) {
-        self.shared.with(|p| {
-            for (prefix, hops) in batch {
-                p.routes.insert(prefix.trunc(), hops);
-            }
-        });
+        let mut pending = self.shared.lock();
+        // The worker is woken when the map stops being empty; until it
+        // takes the map, more changes only join it (no wake-up each).
+        let wake = pending.routes.is_empty();
+        for (prefix, hops) in batch {
+            pending.routes.insert(prefix.trunc(), hops);
+        }
+        drop(pending);
+        if wake {
+            self.shared.wake.notify_one();
+        }
+    }
+
+    /// The routing protocols hold their routes back at start-up (until
+    /// they converge): shown in [`Status::holding`].
+    pub fn set_holding(&self, holding: bool) {
+        self.shared.holding.store(holding, Ordering::Relaxed);
     }
 
     /// The routing protocols have converged: remove stale routes now.
@@ -619,6 +637,7 @@ impl Worker {
                 adopted: self.adopted,
                 stale_pending: self.stale_deadline.is_some(),
                 stale_removed: self.stale_removed,
+                holding: self.shared.holding.load(Ordering::Relaxed),
                 memory_bytes: stats.mirror_bytes + self.table.heap_bytes(),
                 next_hops,
             },
