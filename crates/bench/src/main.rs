@@ -11,7 +11,10 @@
 //!
 //! Subcommands: `ingest` (full table), `churn` (full table, then feeder 0
 //! re-announces C routes with new attributes and withdraws C others),
-//! `sink` (feeders straight into our own monitors: the tool's ceiling),
+//! `soak` (full table, then feeder 0 churns C routes and restores them in
+//! turn for minutes while the other sessions stay up: phase times, RSS,
+//! final exact check), `sink` (feeders straight into our own monitors: the
+//! tool's ceiling),
 //! `kernel` (time until the DUT has installed the table, optionally 8-way
 //! ECMP, into a namespace's kernel table, next to `ip -batch`).
 //!
@@ -26,6 +29,7 @@
 //! - `dut`      — namespace, DUT configs, process control, /proc readings
 //! - `scenario` — one run: threads, timing, verdict
 //! - `report`   — rows, medians, table, TSV, JSON
+//! - `soak`     — the `soak` scenario's options, RSS sampler and report
 //! - `kernel`   — the `kernel` scenario: options, runs, feeders, timing
 //! - `kernel_dut` — its veth, DUT configs with kernel install, FRR's zebra
 //! - `ipbatch`  — its baseline: `ip -batch` files
@@ -47,6 +51,7 @@ mod routes;
 mod rtnl;
 mod scenario;
 mod session;
+mod soak;
 mod stream;
 mod util;
 mod watch;
@@ -91,6 +96,21 @@ enum Command {
         /// C: routes re-announced, and as many withdrawn.
         #[arg(long, default_value_t = 100_000)]
         churn: usize,
+    },
+    /// Ingest, then feeder 0 churns C routes and restores them, in turn at
+    /// full speed for --duration seconds, while the other feeders and the
+    /// monitors stay established; reports phase times, the DUT's RSS after
+    /// --warmup, and whether every monitor ends exactly on the table.
+    #[command(
+        mut_arg("dut", |a| a.default_value("closd")),
+        mut_arg("feeders", |a| a.default_value("3")),
+        mut_arg("reps", |a| a.default_value("1"))
+    )]
+    Soak {
+        #[command(flatten)]
+        opts: Opts,
+        #[command(flatten)]
+        soak: soak::SoakArgs,
     },
     /// No DUT: feeders straight into our own monitors (the tool's ceiling).
     Sink(Opts),
@@ -205,10 +225,17 @@ fn spawn_signal_watcher() {
 }
 
 fn real_main(cli: Cli) -> Result<bool> {
-    let (scenario, opts, churn_count, sink) = match cli.command {
-        Command::Ingest(o) => ("ingest", o, 0, false),
-        Command::Churn { opts, churn } => ("churn", opts, churn, false),
-        Command::Sink(o) => ("sink", o, 0, true),
+    let (scenario, opts, churn_count, sink, soak) = match cli.command {
+        Command::Ingest(o) => ("ingest", o, 0, false, None),
+        Command::Churn { opts, churn } => ("churn", opts, churn, false, None),
+        Command::Soak { opts, soak } => {
+            soak.check()?;
+            if opts.tsv.is_some() {
+                bail!("soak writes JSON (--json, --out), not --tsv");
+            }
+            ("soak", opts, soak.churn, false, Some(soak))
+        }
+        Command::Sink(o) => ("sink", o, 0, true, None),
         Command::Kernel(o) => return kernel::main(o),
     };
     if opts.reps == 0 || opts.routes == 0 {
@@ -228,6 +255,9 @@ fn real_main(cli: Cli) -> Result<bool> {
     let t = std::time::Instant::now();
     let set = RouteSet::build(&params)?;
     let churn = Churn::new(set.prefixes.len(), churn_count);
+    if churn_count > 0 && churn.reannounce.is_empty() {
+        bail!("churn needs at least 2 routes");
+    }
     let streams = (0..k)
         .map(|f| stream::load(&set, f, k, StreamKind::Initial, &churn, &opts.cache).map(Arc::new))
         .collect::<Result<Vec<_>>>()?;
@@ -242,6 +272,13 @@ fn real_main(cli: Cli) -> Result<bool> {
         )?))
     } else {
         None
+    };
+    let soak_plan = match &soak {
+        Some(args) => {
+            let restore = stream::load(&set, 0, k, StreamKind::Restore, &churn, &opts.cache)?;
+            Some(args.plan(Arc::new(restore)))
+        }
+        None => None,
     };
     let expectation = Expectation::build(&set, k, (churn_count > 0).then_some(&churn));
     let bytes: usize = streams.iter().map(|s| s.bytes.len()).sum();
@@ -286,6 +323,7 @@ fn real_main(cli: Cli) -> Result<bool> {
                 monitors: if sink { k } else { opts.monitors },
                 streams: streams.clone(),
                 churn: churn_stream.clone(),
+                soak: soak_plan.clone(),
                 targets: targets[name].clone(),
                 decoder: opts.decoder,
                 hold: opts.hold,
@@ -308,7 +346,12 @@ fn real_main(cli: Cli) -> Result<bool> {
                     feeders: k,
                     monitors: if sink { k } else { opts.monitors },
                     routes: set.prefixes.len(),
-                    churn_routes: churn.reannounce.len() + churn.withdraw.len(),
+                    // A soak's churn is in its own report.
+                    churn_routes: if soak.is_some() {
+                        0
+                    } else {
+                        churn.reannounce.len() + churn.withdraw.len()
+                    },
                     rep,
                 },
                 result,
@@ -330,7 +373,25 @@ fn real_main(cli: Cli) -> Result<bool> {
     if INTERRUPTED.load(Ordering::Relaxed) {
         bail!("interrupted; partial results not written");
     }
-    let summaries = report::summarize(&rows);
+    let passed = match &soak {
+        Some(args) => report_soak(&rows, args, &opts, &date, churn.reannounce.len())?,
+        None => {
+            report_runs(&rows, &opts, scenario, churn_count > 0, &date)?;
+            !any_failed
+        }
+    };
+    if opts.keep || any_failed {
+        eprintln!("scratch kept: {}", scratch.display());
+    } else {
+        std::fs::remove_dir_all(&scratch)
+            .with_context(|| format!("removing {}", scratch.display()))?;
+    }
+    Ok(passed)
+}
+
+/// Medians per DUT: the table or JSON on stdout, TSV if asked.
+fn report_runs(rows: &[Row], opts: &Opts, scenario: &str, churn: bool, date: &str) -> Result<()> {
+    let summaries = report::summarize(rows);
     if opts.json {
         let out = serde_json::json!({
             "date": date,
@@ -340,18 +401,54 @@ fn real_main(cli: Cli) -> Result<bool> {
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         println!("{scenario}: medians of {} repetition(s), {date}", opts.reps);
-        print!("{}", report::table(&summaries, churn_count > 0));
+        print!("{}", report::table(&summaries, churn));
     }
     if let Some(path) = &opts.tsv {
-        report::append_tsv(path, &rows, &summaries, &date)?;
+        report::append_tsv(path, rows, &summaries, date)?;
     }
-    if opts.keep || any_failed {
-        eprintln!("scratch kept: {}", scratch.display());
+    Ok(())
+}
+
+/// Every run's soak report: the table or JSON on stdout, the JSON to
+/// `--out` if asked. Ok(false) unless every soak passed.
+fn report_soak(
+    rows: &[Row],
+    args: &soak::SoakArgs,
+    opts: &Opts,
+    date: &str,
+    churn: usize,
+) -> Result<bool> {
+    let reports: Vec<soak::Report> = rows
+        .iter()
+        .map(|r| soak::Report::new(r, churn, args.warmup, opts.hold))
+        .collect();
+    let out = serde_json::json!({
+        "date": date,
+        "scenario": "soak",
+        "duration_asked_s": args.duration,
+        "warmup_s": args.warmup,
+        "sample_ms": args.sample_ms,
+        "runs": reports.iter().map(soak::Report::to_json).collect::<Vec<_>>(),
+    });
+    let text = serde_json::to_string_pretty(&out)?;
+    if opts.json {
+        println!("{text}");
     } else {
-        std::fs::remove_dir_all(&scratch)
-            .with_context(|| format!("removing {}", scratch.display()))?;
+        println!(
+            "soak: {} feeder(s), {} monitor(s), {} {} routes, churn {churn} re-announced + \
+             {churn} withdrawn, then restored; {} s asked, {date}",
+            opts.feeders,
+            opts.monitors,
+            opts.routes,
+            opts.family.name(),
+            args.duration
+        );
+        print!("{}", soak::table(&reports));
     }
-    Ok(!any_failed)
+    if let Some(path) = &args.out {
+        soak::write_out(path, &text)?;
+    }
+    Ok(reports.iter().all(soak::Report::passed))
 }
 
 /// One target set per DUT name; DUTs with the same MED behaviour share.

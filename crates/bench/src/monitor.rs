@@ -3,7 +3,14 @@
 //! Owns: the expected state of a run ([`Target`]: per phase, the path
 //! every prefix must have at the monitors, after the DUT's documented
 //! normalisation), and each monitor's [`Table`]: prefix → (expected path
-//! id, current path id). Owns no sockets.
+//! id, current path id), and which phase it expects. Owns no sockets.
+//!
+//! Phases: 0 is the initial table; with churn planned, the target holds
+//! two more (the churn's changes, and the restore that undoes them), and a
+//! run's phases 1, 2, 3, 4, … cycle through them: churn, restore, churn,
+//! restore (`soak`). A table moves to the next phase only once its current
+//! one was complete and the run has opened the next (the `wanted` phase,
+//! set by the run before it sends that phase's stream).
 //!
 //! Path ids: every distinct expected [`PathSpec`] has an id; a received
 //! attribute block is decoded once (cached by its bytes) and mapped to the
@@ -47,7 +54,7 @@ pub struct Target {
     pub by_spec: FastMap<PathSpec, u32>,
     pub by_fingerprint: FastMap<u64, u32>,
     /// Phase 0: every prefix and its spec id; later phases: changes only
-    /// (`NONE` = must be absent).
+    /// (`NONE` = must be absent). A run's phase p uses `phases[index(p)]`.
     pub phases: Vec<Vec<(Prefix, u32)>>,
 }
 
@@ -90,9 +97,8 @@ impl Target {
             .map(|(&p, &r)| (p, route_spec[r as usize]))
             .collect();
         t.phases.push(phase0);
-        if !expectation.churn.is_empty() {
-            let delta = expectation
-                .churn
+        let delta = |changes: &[(u32, u32)]| -> Vec<(Prefix, u32)> {
+            changes
                 .iter()
                 .map(|&(i, r)| {
                     let id = if r == NONE {
@@ -102,10 +108,23 @@ impl Target {
                     };
                     (set.prefixes[i as usize], id)
                 })
-                .collect();
-            t.phases.push(delta);
+                .collect()
+        };
+        if !expectation.churn.is_empty() {
+            t.phases.push(delta(&expectation.churn));
+            t.phases.push(delta(&expectation.restore));
         }
         t
+    }
+
+    /// Which of `phases` a run's phase uses: 0 for phase 0, then the
+    /// deltas in turn (churn, restore, churn, …).
+    pub fn index(&self, phase: usize) -> usize {
+        if phase == 0 {
+            0
+        } else {
+            1 + (phase - 1) % (self.phases.len() - 1)
+        }
     }
 
     /// A sink paired with feeder `k`: that feeder's own paths, verbatim.
@@ -159,8 +178,10 @@ pub struct Table {
     /// Unexpected specs already seen, by fingerprint.
     unexpected_ids: FastMap<u64, u32>,
     unexpected: Vec<PathSpec>,
-    /// The phase being waited for.
+    /// The phase being waited for (counts up; see [`Target::index`]).
     pub phase: usize,
+    /// The last phase [`Table::completed_phase`] returned.
+    reported: Option<usize>,
     /// Prefix announcements and withdrawals processed.
     pub prefix_events: u64,
     pub updates: u64,
@@ -181,6 +202,7 @@ impl Table {
             unexpected_ids: FastMap::default(),
             unexpected: Vec::new(),
             phase: 0,
+            reported: None,
             prefix_events: 0,
             updates: 0,
         }
@@ -191,17 +213,32 @@ impl Table {
         self.batch.is_empty() && self.slots.all_match() && self.extra.is_empty()
     }
 
-    /// Whether there is a phase after the current one.
-    pub fn has_next_phase(&self) -> bool {
-        self.phase + 1 < self.target.phases.len()
+    /// The next phase found complete and not returned before, if any (call
+    /// until `None`, after [`Table::flush`]). A phase returned is left for
+    /// the next one while the run wants a later phase than the current.
+    pub fn completed_phase(&mut self, wanted: usize) -> Option<usize> {
+        loop {
+            if self.reported != Some(self.phase) {
+                if !self.complete() {
+                    return None;
+                }
+                self.reported = Some(self.phase);
+                return Some(self.phase);
+            }
+            if self.phase >= wanted {
+                return None;
+            }
+            self.advance();
+        }
     }
 
-    /// Switch the expectation to the next phase.
-    pub fn advance(&mut self) {
+    /// Switch the expectation to the next phase. Current ids stay: changes
+    /// of that phase that arrived early count at once.
+    fn advance(&mut self) {
         self.flush();
         self.phase += 1;
         let target = self.target.clone();
-        for &(p, id) in &target.phases[self.phase] {
+        for &(p, id) in &target.phases[target.index(self.phase)] {
             if !self.slots.set_expected(p, id) {
                 let current = self.extra.remove(&p).unwrap_or(NONE);
                 self.slots.insert(p, id, current);
@@ -342,43 +379,107 @@ mod tests {
     use crate::routes::{Churn, RouteParams};
     use crate::stream::codec;
 
-    /// Encode what the DUT would send and check the table converges.
-    #[test]
-    fn table_reaches_complete_and_detects_mismatch() {
-        for decoder in [Decoder::Light, Decoder::Wire] {
-            let set = RouteSet::build(&RouteParams {
-                family: Family::Ipv4,
-                count: 300,
-                seed: 5,
-                per_set: 3.0,
-                table: None,
-            })
-            .unwrap();
-            let churn = Churn::new(set.prefixes.len(), 50);
-            let exp = Expectation::build(&set, 2, Some(&churn));
-            let target = Arc::new(Target::behind_dut(&set, &exp, 2, false));
-            let mut table = Table::new(target.clone(), decoder);
-            assert!(!table.complete());
-            for (i, &p) in set.prefixes.iter().enumerate() {
-                let route = exp.routes[exp.initial[i] as usize];
-                let spec = path_spec(5, route, 2).via_dut(false);
-                let mut out = Vec::new();
+    fn set_and_expectation() -> (RouteSet, Expectation) {
+        let set = RouteSet::build(&RouteParams {
+            family: Family::Ipv4,
+            count: 300,
+            seed: 5,
+            per_set: 3.0,
+            table: None,
+        })
+        .unwrap();
+        let churn = Churn::new(set.prefixes.len(), 50);
+        let exp = Expectation::build(&set, 2, Some(&churn));
+        (set, exp)
+    }
+
+    /// Feed `table` what the DUT would send for `changes` (prefix index,
+    /// route index or `NONE`).
+    fn dut_sends(table: &mut Table, set: &RouteSet, exp: &Expectation, changes: &[(u32, u32)]) {
+        for &(i, r) in changes {
+            let net = set.prefixes[i as usize].to_ipnet(Family::Ipv4);
+            let mut out = Vec::new();
+            if r == NONE {
+                clos_wire::encode_withdrawals(&[net], &codec(), &mut out).unwrap();
+            } else {
+                let spec = path_spec(5, exp.routes[r as usize], 2).via_dut(false);
                 clos_wire::encode_announcements(
                     &spec.attributes(Family::Ipv4),
-                    &[p.to_ipnet(Family::Ipv4)],
+                    &[net],
                     &codec(),
                     &mut out,
                 )
                 .unwrap();
-                table.apply(&out, &codec()).unwrap();
             }
-            table.flush();
+            table.apply(&out, &codec()).unwrap();
+        }
+        table.flush();
+    }
+
+    fn initial(exp: &Expectation) -> Vec<(u32, u32)> {
+        (0..).zip(exp.initial.iter().copied()).collect()
+    }
+
+    /// Encode what the DUT would send and check the table converges.
+    #[test]
+    fn table_reaches_complete_and_detects_mismatch() {
+        let (set, exp) = set_and_expectation();
+        for decoder in [Decoder::Light, Decoder::Wire] {
+            let target = Arc::new(Target::behind_dut(&set, &exp, 2, false));
+            let mut table = Table::new(target.clone(), decoder);
+            assert!(!table.complete());
+            dut_sends(&mut table, &set, &exp, &initial(&exp));
             assert!(table.complete(), "{:?}", table.mismatches(3));
-            assert!(table.has_next_phase());
-            table.advance();
+            assert_eq!(table.completed_phase(1), Some(0));
+            assert_eq!(table.completed_phase(1), None);
+            assert_eq!(table.phase, 1);
             assert!(!table.complete());
             let (n, _) = table.mismatches(0);
             assert!(n > 0 && n <= 100);
         }
+    }
+
+    #[test]
+    fn phases_cycle_through_churn_and_restore() {
+        let (set, exp) = set_and_expectation();
+        let target = Target::behind_dut(&set, &exp, 2, false);
+        assert_eq!(target.phases.len(), 3);
+        let cycle: Vec<usize> = (0..7).map(|p| target.index(p)).collect();
+        assert_eq!(cycle, [0, 1, 2, 1, 2, 1, 2]);
+    }
+
+    /// A table leaves a phase only once it was complete and the run wants
+    /// a later one; changes that arrive early count after the move.
+    #[test]
+    fn table_advances_only_through_the_gate() {
+        let (set, exp) = set_and_expectation();
+        let target = Arc::new(Target::behind_dut(&set, &exp, 2, false));
+        let mut table = Table::new(target, Decoder::Light);
+        // Wanted ahead, but phase 0 is not complete: no move.
+        assert_eq!(table.completed_phase(2), None);
+        assert_eq!(table.phase, 0);
+        dut_sends(&mut table, &set, &exp, &initial(&exp));
+        assert_eq!(table.completed_phase(0), Some(0));
+        assert_eq!(table.completed_phase(0), None);
+        assert_eq!(table.phase, 0);
+        // The churn arrives before the run opens phase 1.
+        dut_sends(&mut table, &set, &exp, &exp.churn);
+        assert_eq!(table.completed_phase(0), None);
+        assert_eq!(table.completed_phase(1), Some(1));
+        assert_eq!(table.completed_phase(1), None);
+        for phase in [2, 4] {
+            assert_eq!(table.completed_phase(phase), None, "phase {phase}");
+            assert_eq!(table.phase, phase);
+            dut_sends(&mut table, &set, &exp, &exp.restore);
+            assert_eq!(table.completed_phase(phase), Some(phase));
+            if phase == 2 {
+                assert_eq!(table.completed_phase(3), None);
+                dut_sends(&mut table, &set, &exp, &exp.churn);
+                assert_eq!(table.completed_phase(3), Some(3));
+            }
+        }
+        assert_eq!(table.phase, 4);
+        assert_eq!(table.completed_phase(4), None);
+        assert!(table.complete());
     }
 }

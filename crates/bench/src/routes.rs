@@ -31,6 +31,8 @@
 //! Churn (generation 1): feeder 0 re-announces the first C prefixes of the
 //! list with new ASNs, MED and communities but the same AS_PATH length (so
 //! ranks, hence winners, stay unambiguous), and withdraws the next C.
+//! Restore (for `soak`): feeder 0 announces those 2C prefixes again with
+//! its generation-0 paths, which brings back the initial table.
 
 use std::collections::HashSet;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -444,6 +446,9 @@ pub struct Expectation {
     /// Phase 1 (churn), when planned: (prefix index, new route index or
     /// `u32::MAX` for absent) for every prefix the churn touches.
     pub churn: Vec<(u32, u32)>,
+    /// Phase 2 (restore), when churn is planned: (prefix index, its initial
+    /// route index) for every prefix the churn touches.
+    pub restore: Vec<(u32, u32)>,
 }
 
 impl Expectation {
@@ -506,10 +511,15 @@ impl Expectation {
                 delta.push((i as u32, new));
             }
         }
+        let restore = delta
+            .iter()
+            .map(|&(i, _)| (i, initial[i as usize]))
+            .collect();
         Expectation {
             routes,
             initial,
             churn: delta,
+            restore,
         }
     }
 }
@@ -541,6 +551,24 @@ mod tests {
         assert!((2.5..3.5).contains(&mean), "mean set size {mean}");
         let v6 = RouteSet::build(&params(Family::Ipv6, 1000)).unwrap();
         assert!(v6.prefixes.iter().all(|p| p.bits >> 125 == 1));
+    }
+
+    #[test]
+    fn restore_brings_back_the_initial_route_of_every_churned_prefix() {
+        let set = RouteSet::build(&params(Family::Ipv4, 1000)).unwrap();
+        let churn = Churn::new(set.prefixes.len(), 100);
+        for feeders in [1, 3] {
+            let exp = Expectation::build(&set, feeders, Some(&churn));
+            let churned: Vec<u32> = exp.churn.iter().map(|c| c.0).collect();
+            let restored: Vec<u32> = exp.restore.iter().map(|r| r.0).collect();
+            assert_eq!(churned, (0..200).collect::<Vec<u32>>());
+            assert_eq!(restored, churned);
+            for &(i, r) in &exp.restore {
+                assert_eq!(r, exp.initial[i as usize]);
+                assert_eq!(exp.routes[r as usize].generation, 0);
+            }
+        }
+        assert!(Expectation::build(&set, 3, None).restore.is_empty());
     }
 
     #[test]

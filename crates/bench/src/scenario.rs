@@ -1,5 +1,6 @@
 //! One measured run: a namespace, a DUT (or none, for `sink`), K feeders,
-//! M monitors, the ingest phase and optionally the churn phase.
+//! M monitors, the ingest phase and optionally the churn phase, or (`soak`)
+//! churn and restore phases in turn for a set time.
 //!
 //! Owns: the run's threads and their coordination, the timing, and the
 //! final verdict. Threads (all inside the run's namespace, entered by the
@@ -12,14 +13,18 @@
 //!      ◄──────── events (mpsc): Up, Phase done, Sent, Ended, Failed
 //! ```
 //!
+//! Phases: the run thread opens phase p (the shared `wanted` counter)
+//! before feeder 0 sends its stream; a monitor moves its table on to p only
+//! after reporting the phase before complete (`Table::completed_phase`).
+//!
 //! Timing: `seconds` = from the first UPDATE byte written by any feeder
 //! (after every session is Established) to the moment the last monitor
 //! holds exactly the expected table; churn is timed the same way from the
-//! first churn byte.
+//! first churn byte, and so is every phase of a soak.
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver as ChanRx, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -31,6 +36,7 @@ use crate::dut::{self, DutKind, DutProcess, Layout, Netns};
 use crate::monitor::{Decoder, Table, Target};
 use crate::routes::{DUT_ASN, FEEDER_ASN, MONITOR_ASN};
 use crate::session::{connect, handshake, write_stream, Poll, SessionStats, Speaker};
+use crate::soak::{RssSampler, SoakPlan, SoakRun};
 use crate::stream::{codec, Stream};
 use crate::util::Family;
 
@@ -50,6 +56,8 @@ pub struct RunSpec {
     pub monitors: usize,
     pub streams: Vec<Arc<Stream>>,
     pub churn: Option<Arc<Stream>>,
+    /// With `churn`: churn and restore in turn instead of one churn.
+    pub soak: Option<SoakPlan>,
     /// One target for all monitors behind a DUT; one per feeder for sink.
     pub targets: Vec<Arc<Target>>,
     pub decoder: Decoder,
@@ -81,6 +89,8 @@ pub struct RunResult {
     pub mismatches: Vec<String>,
     pub feeder_send_s: f64,
     pub monitor_updates: u64,
+    /// The soak's phases and RSS samples (also when it failed midway).
+    pub soak: Option<SoakRun>,
 }
 
 /// What the run's threads report to the run thread (also used by the
@@ -102,6 +112,8 @@ pub(crate) enum Event {
 
 struct Threads {
     stop: Arc<AtomicBool>,
+    /// The phase the monitors may move on to (see `Table::completed_phase`).
+    wanted: Arc<AtomicUsize>,
     sockets: Arc<Mutex<Vec<TcpStream>>>,
     monitors: Vec<JoinHandle<Option<(Table, SessionStats)>>>,
     feeders: Vec<JoinHandle<Option<SessionStats>>>,
@@ -155,6 +167,7 @@ fn run_in_namespace(spec: &RunSpec) -> Result<RunResult> {
     let stop = Arc::new(AtomicBool::new(false));
     let mut threads = Threads {
         stop: stop.clone(),
+        wanted: Arc::new(AtomicUsize::new(0)),
         sockets: Arc::new(Mutex::new(Vec::new())),
         monitors: Vec::new(),
         feeders: Vec::new(),
@@ -170,10 +183,11 @@ fn run_in_namespace(spec: &RunSpec) -> Result<RunResult> {
     drop(threads.feed_cmds);
     let mut sessions: Vec<SessionStats> = Vec::new();
     let mut final_ok = true;
+    let wanted = threads.wanted.load(Ordering::Acquire);
     for h in threads.monitors {
         if let Ok(Some((table, stats))) = h.join() {
             result.monitor_updates += table.updates;
-            if !table.complete() || table.has_next_phase() {
+            if !table.complete() || table.phase != wanted {
                 final_ok = false;
                 let (n, first) = table.mismatches(SHOW_MISMATCHES);
                 if result.mismatches.is_empty() {
@@ -207,8 +221,12 @@ fn run_in_namespace(spec: &RunSpec) -> Result<RunResult> {
         }
     }
     if let Some(d) = dut.as_mut() {
-        if !d.alive() && result.error.is_none() {
-            result.error = Some(format!("{} exited during the run", d.kind.name()));
+        if !d.alive() {
+            let exited = format!("{} exited during the run", d.kind.name());
+            result.error = Some(match result.error.take() {
+                Some(e) => format!("{exited}; {e}"),
+                None => exited,
+            });
         }
         d.stop();
     }
@@ -248,9 +266,10 @@ fn drive(
                     hold: spec.hold,
                 };
                 let target = spec.targets[0].clone();
-                let (tx, stop, socks, decoder) = (
+                let (tx, stop, wanted, socks, decoder) = (
                     tx.clone(),
                     stop.clone(),
+                    threads.wanted.clone(),
                     threads.sockets.clone(),
                     spec.decoder,
                 );
@@ -263,7 +282,11 @@ fn drive(
                             return None;
                         }
                     };
-                    monitor_loop(m, me, stream, table, &stop, &tx, &socks)
+                    let gate = Gate {
+                        stop: &stop,
+                        wanted: &wanted,
+                    };
+                    monitor_loop(m, me, stream, table, gate, &tx, &socks)
                 }));
             }
         }
@@ -272,9 +295,10 @@ fn drive(
             // connection gets feeder k's target.
             let listener = TcpListener::bind(dut_port)?;
             let targets = spec.targets.clone();
-            let (tx2, stop2, socks, decoder, family, hold) = (
+            let (tx2, stop2, wanted2, socks, decoder, family, hold) = (
                 tx.clone(),
                 stop.clone(),
+                threads.wanted.clone(),
                 threads.sockets.clone(),
                 spec.decoder,
                 spec.family,
@@ -303,10 +327,15 @@ fn drive(
                         hold,
                     };
                     let target = targets[k].clone();
-                    let (tx, stop, socks) = (tx2.clone(), stop2.clone(), socks.clone());
+                    let (tx, stop, wanted, socks) =
+                        (tx2.clone(), stop2.clone(), wanted2.clone(), socks.clone());
                     handles.push(std::thread::spawn(move || {
                         let table = Table::new(target, decoder);
-                        monitor_loop(k, me, stream, table, &stop, &tx, &socks)
+                        let gate = Gate {
+                            stop: &stop,
+                            wanted: &wanted,
+                        };
+                        monitor_loop(k, me, stream, table, gate, &tx, &socks)
                     }));
                 }
                 handles
@@ -399,17 +428,28 @@ fn drive(
         ..Default::default()
     };
 
-    // Churn.
+    // Churn: once, or in turns with its restore for a soak.
     if let Some(churn) = &spec.churn {
-        threads.feed_cmds[0]
-            .send(churn.clone())
-            .map_err(|_| anyhow!("feeder0 is gone"))?;
-        let phase_deadline = Instant::now() + spec.timeout;
-        let (first, _, done) = wait_phase(rx, 1, expected_monitors, 1, phase_deadline, dut)?;
-        result.churn_seconds = Some(done.duration_since(first).as_secs_f64());
-        let cpu2 = dut::cpu_seconds(pid, spec.ticks).unwrap_or(cpu1);
-        result.churn_cpu_s = Some(cpu2 - cpu1);
-        result.peak_rss_kib = dut::memory_kib(pid).map_or(hwm, |m| m.0);
+        let mut phases = Phases {
+            spec,
+            threads,
+            rx,
+            monitors: expected_monitors,
+            dut,
+        };
+        if let Some(plan) = &spec.soak {
+            let (soak, outcome) = soak_cycles(&mut phases, churn, plan, pid);
+            result.soak = Some(soak);
+            if let Err(e) = outcome {
+                result.error = Some(format!("{e:#}"));
+                return Ok(result);
+            }
+        } else {
+            result.churn_seconds = Some(phases.run(churn, 1)?);
+            let cpu2 = dut::cpu_seconds(pid, spec.ticks).unwrap_or(cpu1);
+            result.churn_cpu_s = Some(cpu2 - cpu1);
+            result.peak_rss_kib = dut::memory_kib(pid).map_or(hwm, |m| m.0);
+        }
     }
     // Settle: anything the DUT still sends now would be a late change the
     // final check catches.
@@ -421,6 +461,70 @@ fn drive(
     }
     result.end_rss_kib = dut::memory_kib(pid).map_or(0, |m| m.1);
     Ok(result)
+}
+
+/// Feeder 0's phases after the ingest.
+struct Phases<'a> {
+    spec: &'a RunSpec,
+    threads: &'a Threads,
+    rx: &'a ChanRx<Event>,
+    monitors: usize,
+    dut: &'a mut Option<DutProcess>,
+}
+
+impl Phases<'_> {
+    /// Open `phase` to the monitors, have feeder 0 send `stream`, and wait
+    /// until every monitor holds the phase's table. Returns the seconds
+    /// from the first byte to the last monitor.
+    fn run(&mut self, stream: &Arc<Stream>, phase: usize) -> Result<f64> {
+        self.threads.wanted.store(phase, Ordering::Release);
+        self.threads.feed_cmds[0]
+            .send(stream.clone())
+            .map_err(|_| anyhow!("feeder0 is gone"))?;
+        let deadline = Instant::now() + self.spec.timeout;
+        let (first, _, done) = wait_phase(self.rx, 1, self.monitors, phase, deadline, self.dut)?;
+        Ok(done.duration_since(first).as_secs_f64())
+    }
+}
+
+/// Churn, restore, churn, restore, … (phases 1, 2, 3, 4, …) until
+/// `plan.duration` has passed, always ending on a restore; the DUT's RSS
+/// sampled all along. The soak's record comes back also when a phase
+/// failed, with the failure.
+fn soak_cycles(
+    phases: &mut Phases,
+    churn: &Arc<Stream>,
+    plan: &SoakPlan,
+    pid: u32,
+) -> (SoakRun, Result<()>) {
+    let ticks = phases.spec.ticks;
+    let cpu0 = dut::cpu_seconds(pid, ticks);
+    let start = Instant::now();
+    let sampler = RssSampler::start(pid, plan.sample, start);
+    let mut run = SoakRun::default();
+    let outcome = soak_phases(phases, churn, plan, start, &mut run);
+    run.seconds = start.elapsed().as_secs_f64();
+    run.cpu_s = match (cpu0, dut::cpu_seconds(pid, ticks)) {
+        (Some(a), Some(b)) => b - a,
+        _ => f64::NAN,
+    };
+    run.samples = sampler.finish();
+    (run, outcome)
+}
+
+fn soak_phases(
+    phases: &mut Phases,
+    churn: &Arc<Stream>,
+    plan: &SoakPlan,
+    start: Instant,
+    run: &mut SoakRun,
+) -> Result<()> {
+    while start.elapsed() < plan.duration {
+        let phase = 2 * run.restore_s.len() + 1;
+        run.churn_s.push(phases.run(churn, phase)?);
+        run.restore_s.push(phases.run(&plan.restore, phase + 1)?);
+    }
+    Ok(())
 }
 
 fn check_common(dut: &mut Option<DutProcess>, deadline: Instant, what: &str) -> Result<()> {
@@ -505,12 +609,18 @@ fn wait_phase(
     Ok((first, send_s, last.max(first)))
 }
 
+/// What a monitor obeys: the stop flag, and the phase it may move on to.
+struct Gate<'a> {
+    stop: &'a AtomicBool,
+    wanted: &'a AtomicUsize,
+}
+
 fn monitor_loop(
     m: usize,
     me: Speaker,
     stream: TcpStream,
     mut table: Table,
-    stop: &AtomicBool,
+    gate: Gate,
     tx: &Sender<Event>,
     sockets: &Mutex<Vec<TcpStream>>,
 ) -> Option<(Table, SessionStats)> {
@@ -527,9 +637,8 @@ fn monitor_loop(
     let mut rx = session.receiver;
     let _ = tx.send(Event::Up);
     let codec = codec();
-    let mut reported: Option<usize> = None;
     loop {
-        let polled = rx.poll(stop, |msg| table.apply(msg, &codec));
+        let polled = rx.poll(gate.stop, |msg| table.apply(msg, &codec));
         table.flush();
         match polled {
             Ok(Poll::Open) => {}
@@ -548,19 +657,12 @@ fn monitor_loop(
                 break;
             }
         }
-        while table.complete() && reported.is_none_or(|r| r < table.phase) {
-            let at = Instant::now();
+        while let Some(phase) = table.completed_phase(gate.wanted.load(Ordering::Acquire)) {
             let _ = tx.send(Event::Phase {
                 monitor: m,
-                phase: table.phase,
-                at,
+                phase,
+                at: Instant::now(),
             });
-            reported = Some(table.phase);
-            if table.has_next_phase() {
-                table.advance();
-            } else {
-                break;
-            }
         }
     }
     Some((table, rx.stats))

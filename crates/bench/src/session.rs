@@ -366,11 +366,11 @@ impl Receiver {
                     }
                 }
                 3 => {
-                    let (code, sub) = (b.get(19).copied(), b.get(20).copied());
+                    let code = b.get(19).copied().unwrap_or(0);
+                    let sub = b.get(20).copied().unwrap_or(0);
                     self.stats.down = Some(format!(
-                        "NOTIFICATION {}/{} received",
-                        code.unwrap_or(0),
-                        sub.unwrap_or(0)
+                        "NOTIFICATION {code}/{sub} received ({})",
+                        clos_wire::notification_name(code, sub)
                     ));
                     self.start = pos + len;
                     return Ok(Some(Poll::Down));

@@ -2,7 +2,7 @@
 //! written by feeders with large writes.
 //!
 //! Owns: the byte stream of each feeder (initial table, then the churn
-//! stream of feeder 0; for the `kernel` scenario, the table with the
+//! and restore streams of feeder 0; for the `kernel` scenario, the table with the
 //! feeder's own NEXT_HOP and equal AS-path lengths across feeders) and its
 //! on-disk cache, keyed by every parameter that changes its bytes. Owns no
 //! sockets.
@@ -74,6 +74,9 @@ pub enum StreamKind {
     Initial,
     /// Feeder 0's churn: re-announcements (generation 1) and withdrawals.
     Churn,
+    /// Feeder 0 undoes the churn: every prefix it re-announced or withdrew,
+    /// announced again with its initial (generation 0) path.
+    Restore,
 }
 
 /// Load the stream from `cache` or build and store it.
@@ -96,6 +99,11 @@ pub fn load(
             p.cache_key(),
             churn.reannounce.len()
         ),
+        StreamKind::Restore => format!(
+            "clos-bench-v{FORMAT}-{}-f{feeder}of{feeders}-restore{}.bin",
+            p.cache_key(),
+            churn.reannounce.len()
+        ),
     };
     let path: PathBuf = cache.join(name);
     if let Ok(bytes) = std::fs::read(&path) {
@@ -106,6 +114,7 @@ pub fn load(
     let stream = match kind {
         StreamKind::Initial => build_initial(set, feeder, feeders, None)?,
         StreamKind::Churn => build_churn(set, feeders, churn)?,
+        StreamKind::Restore => build_restore(set, feeders, churn)?,
     };
     store(&path, stream, t)
 }
@@ -228,25 +237,30 @@ fn build_initial(
     })
 }
 
-fn build_churn(set: &RouteSet, feeders: usize, churn: &Churn) -> Result<Stream> {
+/// Feeder 0's paths of `generation` for the prefixes in `range`: runs of
+/// the same group share one attribute set, as in the initial stream.
+fn encode_feeder0_runs(
+    set: &RouteSet,
+    feeders: usize,
+    range: std::ops::Range<usize>,
+    generation: u8,
+    group_of: &[u32],
+    raw: &mut Vec<u8>,
+) -> Result<()> {
     let family = set.params.family;
     let codec = codec();
-    let mut raw = Vec::new();
-    let group_of = set.group_of();
-    // Re-announcements: runs of the same group inside the churn range keep
-    // their (new) shared attributes.
-    let mut i = churn.reannounce.start;
     let mut nets: Vec<IpNet> = Vec::new();
-    while i < churn.reannounce.end {
+    let mut i = range.start;
+    while i < range.end {
         let g = group_of[i];
         let mut j = i;
-        while j < churn.reannounce.end && group_of[j] == g {
+        while j < range.end && group_of[j] == g {
             j += 1;
         }
         let spec = path_spec(
             set.params.seed,
             RouteId {
-                generation: 1,
+                generation,
                 group: g,
                 feeder: 0,
             },
@@ -254,17 +268,45 @@ fn build_churn(set: &RouteSet, feeders: usize, churn: &Churn) -> Result<Stream> 
         );
         nets.clear();
         nets.extend(set.prefixes[i..j].iter().map(|p| p.to_ipnet(family)));
-        encode_announcements(&spec.attributes(family), &nets, &codec, &mut raw)
-            .map_err(|e| anyhow!("encoding churn group {g}: {e}"))?;
+        encode_announcements(&spec.attributes(family), &nets, &codec, raw)
+            .map_err(|e| anyhow!("encoding generation {generation} of group {g}: {e}"))?;
         i = j;
     }
+    Ok(())
+}
+
+fn build_churn(set: &RouteSet, feeders: usize, churn: &Churn) -> Result<Stream> {
+    let family = set.params.family;
+    let mut raw = Vec::new();
+    let group_of = set.group_of();
+    encode_feeder0_runs(
+        set,
+        feeders,
+        churn.reannounce.clone(),
+        1,
+        &group_of,
+        &mut raw,
+    )?;
     let withdrawn: Vec<IpNet> = set.prefixes[churn.withdraw.clone()]
         .iter()
         .map(|p| p.to_ipnet(family))
         .collect();
-    encode_withdrawals(&withdrawn, &codec, &mut raw)
+    encode_withdrawals(&withdrawn, &codec(), &mut raw)
         .map_err(|e| anyhow!("encoding withdrawals: {e}"))?;
     let mut rng = Rng::keyed(&[set.params.seed, 0x0063_6875_726e]);
+    let (bytes, updates) = shuffle_messages(&raw, &mut rng);
+    Ok(Stream { bytes, updates })
+}
+
+/// Feeder 0's initial paths for every prefix the churn touched: after the
+/// churn stream and then this one, the DUT holds the initial table again.
+fn build_restore(set: &RouteSet, feeders: usize, churn: &Churn) -> Result<Stream> {
+    let mut raw = Vec::new();
+    let group_of = set.group_of();
+    for range in [churn.reannounce.clone(), churn.withdraw.clone()] {
+        encode_feeder0_runs(set, feeders, range, 0, &group_of, &mut raw)?;
+    }
+    let mut rng = Rng::keyed(&[set.params.seed, 0x0072_6573_746f_7265]);
     let (bytes, updates) = shuffle_messages(&raw, &mut rng);
     Ok(Stream { bytes, updates })
 }
@@ -273,7 +315,7 @@ fn build_churn(set: &RouteSet, feeders: usize, churn: &Churn) -> Result<Stream> 
 mod tests {
     use std::collections::HashMap;
 
-    use clos_wire::{decode_message, Message};
+    use clos_wire::{decode_message, Message, PathAttributes};
 
     use super::*;
     use crate::routes::{RouteParams, FEEDER_ASN};
@@ -310,6 +352,64 @@ mod tests {
             }
         }
         out
+    }
+
+    /// Per announced prefix its attributes, and every withdrawn prefix.
+    fn decoded(stream: &Stream) -> (HashMap<String, PathAttributes>, Vec<String>) {
+        let (mut announced, mut withdrawn) = (HashMap::new(), Vec::new());
+        for r in stream.chunks(usize::MAX) {
+            let mut pos = r.start;
+            while pos < r.end {
+                let len = usize::from(u16::from_be_bytes([
+                    stream.bytes[pos + 16],
+                    stream.bytes[pos + 17],
+                ]));
+                let msg = decode_message(&stream.bytes[pos..pos + len], &codec()).unwrap();
+                if let Message::Update(u) = msg.message {
+                    withdrawn.extend(u.withdrawn.iter().map(ToString::to_string));
+                    for n in &u.nlri {
+                        announced.insert(n.to_string(), u.attributes.clone());
+                    }
+                }
+                pos += len;
+            }
+        }
+        (announced, withdrawn)
+    }
+
+    #[test]
+    fn restore_reannounces_every_churned_prefix_with_its_initial_path() {
+        let set = RouteSet::build(&RouteParams {
+            family: Family::Ipv4,
+            count: 400,
+            seed: 7,
+            per_set: 3.0,
+            table: None,
+        })
+        .unwrap();
+        let feeders = 3;
+        let churn = Churn::new(set.prefixes.len(), 60);
+        let (restored, withdrawn) = decoded(&build_restore(&set, feeders, &churn).unwrap());
+        let (initial, _) = decoded(&build_initial(&set, 0, feeders, None).unwrap());
+        assert!(withdrawn.is_empty());
+        assert_eq!(restored.len(), 120);
+        let group_of = set.group_of();
+        for i in churn.reannounce.clone().chain(churn.withdraw.clone()) {
+            let prefix = set.prefixes[i].to_ipnet(Family::Ipv4).to_string();
+            let id = RouteId {
+                generation: 0,
+                group: group_of[i],
+                feeder: 0,
+            };
+            let want = path_spec(7, id, feeders).attributes(Family::Ipv4);
+            assert_eq!(restored[&prefix], want, "{prefix}");
+            assert_eq!(restored[&prefix], initial[&prefix], "{prefix}");
+        }
+        // The churn changed exactly what the restore puts back.
+        let (churned, gone) = decoded(&build_churn(&set, feeders, &churn).unwrap());
+        assert_eq!(churned.len() + gone.len(), restored.len());
+        assert!(churned.iter().all(|(p, a)| restored[p] != *a));
+        assert!(gone.iter().all(|p| restored.contains_key(p)));
     }
 
     #[test]
