@@ -112,7 +112,11 @@ fn exercise(lab: &TestLab) {
 
     // Loss windows are measured and traffic always recovers.
     let out = lab.run(&["converge", "--failures", "2", "--json"]);
-    assert!(out.status.success(), "converge failed");
+    assert!(
+        out.status.success(),
+        "converge failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let failures = report["failures"].as_array().unwrap();
     assert_eq!(failures.len(), 2);
