@@ -4,8 +4,6 @@
 //! Arguments are validated into a [`Call`] first, so nothing reaches the
 //! daemon (or even tries to connect) with input we can reject locally.
 
-use std::path::Path;
-
 use anyhow::{bail, Context};
 use clap::Subcommand;
 use clos_api::{pb, Target};
@@ -129,7 +127,7 @@ pub fn run(target: &Target, json: bool, command: BgpCommand) -> anyhow::Result<S
 
 /// `closctl fib kernel`: the daemon's kernel FIB state as text or JSON.
 pub fn kernel_fib(
-    socket: &Path,
+    target: &Target,
     json: bool,
     routes: bool,
     prefix: String,
@@ -139,7 +137,7 @@ pub fn kernel_fib(
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let mut client = clos_api::connect(socket).await?;
+        let mut client = clos_api::connect_to(target).await?;
         let reply = client
             .get_kernel_fib(pb::KernelFibRequest { routes, prefix })
             .await

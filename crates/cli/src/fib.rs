@@ -81,20 +81,22 @@ fn parse_family(s: &str) -> Result<Family, String> {
     s.parse().map_err(|e: clos_fib::FibError| e.to_string())
 }
 
-/// Runs a `closctl fib` command; `socket` and `json` are the top-level
-/// flags (for `fib kernel`).
-pub fn run(cmd: FibCommand, socket: Option<PathBuf>, json: bool) -> anyhow::Result<()> {
+/// Runs a `closctl fib` command. `fib kernel` asks closd at the target
+/// `daemon` makes of its own `--socket` (the top-level `--api`,
+/// `--token-file` and `--socket` are in there); `json` is the top-level flag.
+pub fn run(
+    cmd: FibCommand,
+    daemon: impl FnOnce(Option<PathBuf>) -> anyhow::Result<crate::Target>,
+    json: bool,
+) -> anyhow::Result<()> {
     match cmd {
         FibCommand::Kernel(args) => {
-            let socket = args
-                .socket
-                .or(socket)
-                .unwrap_or_else(|| PathBuf::from(crate::DEFAULT_SOCKET));
+            let target = daemon(args.socket.clone())?;
             let prefix = match &args.prefix {
                 Some(p) => crate::input::prefix(p)?.to_string(),
                 None => String::new(),
             };
-            let text = crate::bgp::kernel_fib(&socket, args.json || json, !args.summary, prefix)?;
+            let text = crate::bgp::kernel_fib(&target, args.json || json, !args.summary, prefix)?;
             crate::print(&text)?;
         }
         FibCommand::Lookup(args) => {

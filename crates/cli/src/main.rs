@@ -114,15 +114,11 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Fib { cmd } => {
-            if let (Some(address), fib::FibCommand::Kernel(_)) = (cli.api, &cmd) {
-                bail!(
-                    "--api {address}: `closctl fib kernel` asks closd over its Unix socket \
-                     only; use --socket PATH"
-                );
-            }
-            fib::run(cmd, cli.socket, cli.json)
-        }
+        Command::Fib { cmd } => fib::run(
+            cmd,
+            |socket| target(cli.api, cli.token_file, socket.or(cli.socket)),
+            cli.json,
+        ),
         Command::Bgp(args) => {
             let target = target(
                 args.api.or(cli.api),

@@ -71,7 +71,13 @@ impl Clos for FakeClos {
         &self,
         _: Request<pb::KernelFibRequest>,
     ) -> Result<Response<pb::KernelFib>, Status> {
-        unimplemented()
+        Ok(Response::new(pb::KernelFib {
+            enabled: true,
+            table: 254,
+            protocol: 201,
+            installed: 7,
+            ..Default::default()
+        }))
     }
 }
 
@@ -297,14 +303,36 @@ fn no_daemon_on_the_address_explains_itself() {
 }
 
 #[test]
-fn fib_kernel_does_not_silently_ignore_api() {
-    let line = failure(&closctl(
-        &["--api", "127.0.0.1:50051", "fib", "kernel"],
+fn fib_kernel_goes_over_tcp_with_the_token() {
+    let daemon = Daemon::start();
+    let api = daemon.address.to_string();
+    let out = closctl(
+        &[
+            "--api",
+            &api,
+            "--token-file",
+            path(&daemon.token_file),
+            "fib",
+            "kernel",
+            "--json",
+        ],
+        None,
+    );
+    let reply = json(&out);
+    assert_eq!(reply["installed"], 7);
+    assert_eq!(reply["protocol"], 201);
+    let refused = failure(&closctl(
+        &[
+            "--api",
+            &api,
+            "--token-file",
+            path(&daemon.wrong_token_file),
+            "fib",
+            "kernel",
+        ],
         None,
     ));
-    assert_eq!(
-        line,
-        "error: --api 127.0.0.1:50051: `closctl fib kernel` asks closd over its Unix \
-         socket only; use --socket PATH"
-    );
+    assert!(refused.contains("token"), "{refused}");
+    let no_token = failure(&closctl(&["--api", &api, "fib", "kernel"], None));
+    assert!(no_token.contains("needs the API token"), "{no_token}");
 }
