@@ -302,17 +302,17 @@ impl Rib {
     /// hold, only once BGP converges or the hold expires (the caller sends
     /// [`RibEvent::FibHoldExpired`]).
     pub fn with_fib(mut self, sink: Arc<dyn FibSink>) -> Rib {
-        self.fib_held = !sink.initial_hold().is_zero() && self.peers.len() >= 2;
-        self.fib = Some(sink);
+        let hold = sink.initial_hold();
+        self.fib_held = !hold.is_zero() && self.peers.len() >= 2;
         if self.fib_held {
             info!(
-                hold = ?self.fib.as_ref().map(|f| f.initial_hold()),
+                ?hold,
                 "FIB writes held until every neighbor sends End-of-RIB"
             );
-            if let Some(fib) = &self.fib {
-                fib.holding(true);
-            }
-        } else {
+            sink.holding(true);
+        }
+        self.fib = Some(sink);
+        if !self.fib_held {
             self.write_fib_table();
         }
         self.check_converged();
