@@ -13,11 +13,15 @@ use tracing::{info, warn};
 const RT_PROTOS_DIR: &str = "/etc/iproute2/rt_protos.d";
 
 /// BGP's forwarding sets into the kernel writer.
-struct KernelSink(KernelRib, Duration);
+struct KernelSink {
+    rib: KernelRib,
+    /// `[fib] initial-hold`.
+    initial_hold: Duration,
+}
 
 impl FibSink for KernelSink {
     fn routes(&self, batch: Vec<FibRoute>) {
-        self.0.submit(batch.into_iter().map(|r| {
+        self.rib.submit(batch.into_iter().map(|r| {
             (
                 r.prefix,
                 r.next_hops
@@ -32,15 +36,15 @@ impl FibSink for KernelSink {
     }
 
     fn converged(&self) {
-        self.0.converged();
+        self.rib.converged();
     }
 
     fn initial_hold(&self) -> Duration {
-        self.1
+        self.initial_hold
     }
 
     fn holding(&self, held: bool) {
-        self.0.set_holding(held);
+        self.rib.set_holding(held);
     }
 }
 
@@ -48,7 +52,6 @@ impl FibSink for KernelSink {
 pub fn start(fib: &clos_config::Fib) -> anyhow::Result<(KernelRib, FibHandle)> {
     let mut config = KernelConfig::new(fib.table, fib.protocol);
     config.stale_time = Duration::from_secs(fib.stale_time as u64);
-
     let rib = KernelRib::start(config)
         .map_err(|e| anyhow::anyhow!("cannot open the kernel routing table {}: {e}", fib.table))?;
     info!(
@@ -56,13 +59,11 @@ pub fn start(fib: &clos_config::Fib) -> anyhow::Result<(KernelRib, FibHandle)> {
         protocol = fib.protocol,
         "installing routes into the kernel"
     );
-    Ok((
-        rib.clone(),
-        FibHandle(Arc::new(KernelSink(
-            rib,
-            Duration::from_secs(fib.initial_hold as u64),
-        ))),
-    ))
+    let sink = KernelSink {
+        rib: rib.clone(),
+        initial_hold: Duration::from_secs(fib.initial_hold as u64),
+    };
+    Ok((rib, FibHandle(Arc::new(sink))))
 }
 
 /// Names our protocol for `ip route` (`proto clos`), unless a file there
