@@ -321,34 +321,37 @@ mod tests {
     use crate::routes::{RouteParams, FEEDER_ASN};
     use crate::util::Family;
 
+    /// Every UPDATE of a stream, decoded.
+    fn updates(stream: &Stream) -> Vec<clos_wire::Update> {
+        let mut out = Vec::new();
+        let mut pos = 0;
+        while pos < stream.bytes.len() {
+            let len = usize::from(u16::from_be_bytes([
+                stream.bytes[pos + 16],
+                stream.bytes[pos + 17],
+            ]));
+            let msg = decode_message(&stream.bytes[pos..pos + len], &codec()).unwrap();
+            if let Message::Update(u) = msg.message {
+                out.push(u);
+            }
+            pos += len;
+        }
+        out
+    }
+
     /// Per prefix: (NEXT_HOP, AS_PATH length, neighbour AS) of one stream.
     fn announced(stream: &Stream) -> HashMap<String, (Ipv4Addr, usize, u32)> {
         let mut out = HashMap::new();
-        for r in stream.chunks(usize::MAX) {
-            let mut pos = r.start;
-            while pos < r.end {
-                let len = usize::from(u16::from_be_bytes([
-                    stream.bytes[pos + 16],
-                    stream.bytes[pos + 17],
-                ]));
-                let msg = decode_message(&stream.bytes[pos..pos + len], &codec()).unwrap();
-                if let Message::Update(u) = msg.message {
-                    if u.nlri.is_empty() {
-                        pos += len; // End-of-RIB
-                        continue;
-                    }
-                    let a = &u.attributes;
-                    let path = a.as_path.as_ref().unwrap();
-                    for n in &u.nlri {
-                        let v = (
-                            a.next_hop.unwrap(),
-                            path.selection_length(),
-                            path.first_asn().unwrap(),
-                        );
-                        out.insert(n.to_string(), v);
-                    }
-                }
-                pos += len;
+        for u in updates(stream) {
+            let a = &u.attributes;
+            for n in &u.nlri {
+                let path = a.as_path.as_ref().unwrap();
+                let v = (
+                    a.next_hop.unwrap(),
+                    path.selection_length(),
+                    path.first_asn().unwrap(),
+                );
+                out.insert(n.to_string(), v);
             }
         }
         out
@@ -357,21 +360,10 @@ mod tests {
     /// Per announced prefix its attributes, and every withdrawn prefix.
     fn decoded(stream: &Stream) -> (HashMap<String, PathAttributes>, Vec<String>) {
         let (mut announced, mut withdrawn) = (HashMap::new(), Vec::new());
-        for r in stream.chunks(usize::MAX) {
-            let mut pos = r.start;
-            while pos < r.end {
-                let len = usize::from(u16::from_be_bytes([
-                    stream.bytes[pos + 16],
-                    stream.bytes[pos + 17],
-                ]));
-                let msg = decode_message(&stream.bytes[pos..pos + len], &codec()).unwrap();
-                if let Message::Update(u) = msg.message {
-                    withdrawn.extend(u.withdrawn.iter().map(ToString::to_string));
-                    for n in &u.nlri {
-                        announced.insert(n.to_string(), u.attributes.clone());
-                    }
-                }
-                pos += len;
+        for u in updates(stream) {
+            withdrawn.extend(u.withdrawn.iter().map(ToString::to_string));
+            for n in &u.nlri {
+                announced.insert(n.to_string(), u.attributes.clone());
             }
         }
         (announced, withdrawn)
