@@ -365,16 +365,13 @@ pub fn bird_config(l: &Layout, work: &Path) -> String {
     c
 }
 
-/// FRR: bgpd alone, `frr defaults datacenter`, no ebgp-requires-policy,
-/// disable-connected-check, advertisement-interval 0 to monitors, deny-all
-/// route-map out to feeders. `timers bgp 30 90` overrides the datacenter
-/// default of 3/9 s so every DUT runs the same 90 s hold time.
-pub fn frr_config(l: &Layout, work: &Path) -> String {
-    let af = match l.family {
-        Family::Ipv4 => "ipv4",
-        Family::Ipv6 => "ipv6",
-    };
-    let mut c = format!(
+/// The start of every bgpd config of the benchmarks: `frr defaults
+/// datacenter`, a log file in `work`, the deny-all route-map `NONE`, and
+/// `router bgp` with no ebgp-requires-policy, no network import-check and
+/// `timers bgp 30 90` (the datacenter default is 3/9 s; every DUT runs the
+/// same 90 s hold time).
+pub fn bgpd_preamble(work: &Path) -> String {
+    format!(
         "frr defaults datacenter\n\
          hostname dut\n\
          log file {} informational\n\
@@ -385,7 +382,19 @@ pub fn frr_config(l: &Layout, work: &Path) -> String {
          no bgp network import-check\n \
          timers bgp 30 90\n",
         work.join("bgpd.log").display()
-    );
+    )
+}
+
+/// FRR: bgpd alone, `frr defaults datacenter`, no ebgp-requires-policy,
+/// disable-connected-check, advertisement-interval 0 to monitors, deny-all
+/// route-map out to feeders. `timers bgp 30 90` overrides the datacenter
+/// default of 3/9 s so every DUT runs the same 90 s hold time.
+pub fn frr_config(l: &Layout, work: &Path) -> String {
+    let af = match l.family {
+        Family::Ipv4 => "ipv4",
+        Family::Ipv6 => "ipv6",
+    };
+    let mut c = bgpd_preamble(work);
     let peers = l
         .feeders
         .iter()

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 
-use crate::dut::{path, run, DutKind, DutProcess, Layout, Netns};
+use crate::dut::{bgpd_preamble, path, run, DutKind, DutProcess, Layout, Netns};
 use crate::routes::{DUT_ASN, FEEDER_ASN};
 use crate::util::Family;
 
@@ -146,18 +146,7 @@ pub fn zebra_config(work: &Path) -> String {
 /// directly connected neighbours (no disable-connected-check), and
 /// `maximum-paths` = `ecmp` with `bgp bestpath as-path multipath-relax`.
 pub fn bgpd_config(l: &KernelLayout, work: &Path, ecmp: usize) -> String {
-    let mut c = format!(
-        "frr defaults datacenter\n\
-         hostname dut\n\
-         log file {} informational\n\
-         route-map NONE deny 10\n\
-         router bgp {DUT_ASN}\n \
-         bgp router-id 10.0.0.1\n \
-         no bgp ebgp-requires-policy\n \
-         no bgp network import-check\n \
-         timers bgp 30 90\n",
-        work.join("bgpd.log").display()
-    );
+    let mut c = bgpd_preamble(work);
     if ecmp > 1 {
         c.push_str(" bgp bestpath as-path multipath-relax\n");
     }
