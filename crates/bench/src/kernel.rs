@@ -41,7 +41,7 @@ use crate::dut::{self, DutKind, Netns};
 use crate::ipbatch::{self, Style};
 use crate::kernel_dut::{self, Daemons, KernelLayout, DUT_IF, METRIC};
 use crate::kernel_report::{self, KernelResult, KernelRow};
-use crate::routes::{RouteParams, RouteSet, FEEDER_ASN};
+use crate::routes::{RouteArgs, RouteSet, FEEDER_ASN};
 use crate::rtnl::{self, Filter, RouteDumper};
 use crate::scenario::{feeder_loop, Event, INTERRUPTED};
 use crate::session::SessionStats;
@@ -79,9 +79,8 @@ pub struct KernelOpts {
     /// Run no ip-batch baseline.
     #[arg(long)]
     no_ip_batch: bool,
-    /// N: prefixes.
-    #[arg(long, short = 'n', default_value_t = 1_000_000)]
-    routes: usize,
+    #[command(flatten)]
+    set: RouteArgs,
     /// ECMP width: this many feeders announce every prefix with equal-length
     /// AS paths from different ASes, and a route is complete with this
     /// many next hops.
@@ -90,16 +89,6 @@ pub struct KernelOpts {
     /// Repetitions per installer (medians are reported).
     #[arg(long, default_value_t = 3)]
     reps: usize,
-    /// Sample IPv4 prefixes from a `PREFIX/LEN ...` file instead of
-    /// generating them (e.g. /work/shared/data/rib_tier1_2024.v4.txt,
-    /// 901,899 prefixes).
-    #[arg(long)]
-    table: Option<PathBuf>,
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// Mean prefixes per attribute set.
-    #[arg(long, default_value_t = 3.0)]
-    per_set: f64,
     /// closd binary (copied before the first run); default: next to this
     /// executable, else /work/main/target/release/closd.
     #[arg(long)]
@@ -175,20 +164,14 @@ struct Shared {
 
 /// `clos-bench kernel`: Ok(false) when a run failed.
 pub fn main(opts: KernelOpts) -> Result<bool> {
-    if opts.reps == 0 || opts.routes == 0 || opts.ecmp == 0 {
+    if opts.reps == 0 || opts.set.routes == 0 || opts.ecmp == 0 {
         bail!("--reps, --routes and --ecmp must be at least 1");
     }
     if opts.duts.contains(&DutKind::Gobgp) {
         bail!("gobgp is not supported by `kernel` (it installs through zebra only)");
     }
     let layout = KernelLayout::new(opts.ecmp)?;
-    let params = RouteParams {
-        family: Family::Ipv4,
-        count: opts.routes,
-        seed: opts.seed,
-        per_set: opts.per_set,
-        table: opts.table.clone(),
-    };
+    let params = opts.set.params(Family::Ipv4);
     let t = Instant::now();
     let set = RouteSet::build(&params)?;
     let streams = layout
@@ -296,6 +279,7 @@ pub fn main(opts: KernelOpts) -> Result<bool> {
     let summaries = kernel_report::summarize(&rows);
     let ratios = kernel_report::ratios(&summaries);
     let source = opts
+        .set
         .table
         .as_ref()
         .map_or_else(|| "synthetic".to_string(), |p| p.display().to_string());

@@ -68,7 +68,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::dut::DutKind;
 use crate::monitor::{Decoder, Target};
 use crate::report::{Row, RunInfo};
-use crate::routes::{Churn, Expectation, RouteParams, RouteSet};
+use crate::routes::{Churn, Expectation, RouteArgs, RouteSet};
 use crate::scenario::{RunSpec, INTERRUPTED};
 use crate::stream::StreamKind;
 use crate::util::Family;
@@ -135,23 +135,13 @@ struct Opts {
     /// M: monitors.
     #[arg(long, short = 'm', default_value_t = 1)]
     monitors: usize,
-    /// N: prefixes.
-    #[arg(long, short = 'n', default_value_t = 1_000_000)]
-    routes: usize,
+    #[command(flatten)]
+    set: RouteArgs,
     /// Repetitions per DUT (medians are reported).
     #[arg(long, default_value_t = 3)]
     reps: usize,
     #[arg(long, value_enum, default_value = "ipv4")]
     family: Family,
-    /// Sample prefixes from a `PREFIX/LEN ...` file instead of generating
-    /// them (e.g. /work/shared/data/rib_tier1_2024.v4.txt or .v6.txt).
-    #[arg(long)]
-    table: Option<PathBuf>,
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// Mean prefixes per attribute set.
-    #[arg(long, default_value_t = 3.0)]
-    per_set: f64,
     /// closd binary (copied before the first run).
     #[arg(long, default_value = "/work/main/target/release/closd")]
     closd: PathBuf,
@@ -238,20 +228,14 @@ fn real_main(cli: Cli) -> Result<bool> {
         Command::Sink(o) => ("sink", o, 0, true, None),
         Command::Kernel(o) => return kernel::main(o),
     };
-    if opts.reps == 0 || opts.routes == 0 {
+    if opts.reps == 0 || opts.set.routes == 0 {
         bail!("--reps and --routes must be at least 1");
     }
     if !sink && opts.monitors == 0 {
         bail!("at least one monitor");
     }
     let k = opts.feeders;
-    let params = RouteParams {
-        family: opts.family,
-        count: opts.routes,
-        seed: opts.seed,
-        per_set: opts.per_set,
-        table: opts.table.clone(),
-    };
+    let params = opts.set.params(opts.family);
     let t = std::time::Instant::now();
     let set = RouteSet::build(&params)?;
     let churn = Churn::new(set.prefixes.len(), churn_count);
@@ -439,7 +423,7 @@ fn report_soak(
              {churn} withdrawn, then restored; {} s asked, {date}",
             opts.feeders,
             opts.monitors,
-            opts.routes,
+            opts.set.routes,
             opts.family.name(),
             args.duration
         );

@@ -83,6 +83,37 @@ const V6_LENGTHS: [(u8, u64); 12] = [
     (48, 75488),
 ];
 
+/// The route-set options of every scenario (`-n`, `--table`, `--seed`,
+/// `--per-set`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct RouteArgs {
+    /// N: prefixes.
+    #[arg(long, short = 'n', default_value_t = 1_000_000)]
+    pub routes: usize,
+    /// Sample prefixes from a `PREFIX/LEN ...` file instead of generating
+    /// them (e.g. /work/shared/data/rib_tier1_2024.v4.txt, 901,899
+    /// prefixes, or .v6.txt; `kernel` is IPv4 only).
+    #[arg(long)]
+    pub table: Option<std::path::PathBuf>,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Mean prefixes per attribute set.
+    #[arg(long, default_value_t = 3.0)]
+    pub per_set: f64,
+}
+
+impl RouteArgs {
+    pub fn params(&self, family: Family) -> RouteParams {
+        RouteParams {
+            family,
+            count: self.routes,
+            seed: self.seed,
+            per_set: self.per_set,
+            table: self.table.clone(),
+        }
+    }
+}
+
 /// Parameters that fully determine a route set.
 #[derive(Debug, Clone)]
 pub struct RouteParams {
