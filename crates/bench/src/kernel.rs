@@ -162,6 +162,13 @@ struct Shared {
     ticks: f64,
 }
 
+impl Shared {
+    /// A watcher for the routes `filter` selects, started before the feed.
+    fn watcher(&self, filter: Filter) -> Result<Watcher> {
+        Watcher::spawn(self.watch, filter, self.routes, self.poll, self.ticks)
+    }
+}
+
 /// `clos-bench kernel`: Ok(false) when a run failed.
 pub fn main(opts: KernelOpts) -> Result<bool> {
     if opts.reps == 0 || opts.set.routes == 0 || opts.ecmp == 0 {
@@ -560,13 +567,7 @@ fn drive_dut(
     let pids = daemons.pids();
     let idle = sum(&pids, |p| dut::memory_kib(p).map(|m| m.1));
     let cpu0: f64 = sum(&pids, |p| dut::cpu_seconds(p, shared.ticks));
-    let mut watcher = Watcher::spawn(
-        shared.watch,
-        filter,
-        shared.routes,
-        shared.poll,
-        shared.ticks,
-    )?;
+    let mut watcher = shared.watcher(filter)?;
 
     for (k, cmd) in feeders.commands.iter().enumerate() {
         cmd.send(shared.streams[k].clone())
@@ -668,13 +669,7 @@ fn run_ip_batch(
 ) -> Result<KernelResult> {
     let err_path = work.join("ip-batch.err");
     let err = std::fs::File::create(&err_path)?;
-    let mut watcher = Watcher::spawn(
-        shared.watch,
-        filter,
-        shared.routes,
-        shared.poll,
-        shared.ticks,
-    )?;
+    let mut watcher = shared.watcher(filter)?;
     let (tx, rx) = channel::<(Instant, std::io::Result<ExitStatus>)>();
     let start = Instant::now();
     let mut child = Command::new("ip")
