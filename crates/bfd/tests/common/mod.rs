@@ -13,7 +13,20 @@ use std::sync::{mpsc as std_mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use clos_bfd::{BfdManager, SessionConfig, SessionId, SessionState, StateChange};
+use clos_bfd::{BfdManager, Diagnostic, SessionConfig, SessionId, SessionState, StateChange};
+
+/// A Down that is a detected failure: our detection timer fired, or (on a
+/// loaded machine) the peer's fired first and its Down packet crossed just
+/// before the link went.
+pub fn assert_detected_failure(change: &StateChange) {
+    assert!(
+        matches!(
+            change.diagnostic,
+            Diagnostic::ControlDetectionTimeExpired | Diagnostic::NeighborSignaledSessionDown
+        ),
+        "{change:?}"
+    );
+}
 
 /// Whether this process may create namespaces (root with `ip`).
 pub fn can_run() -> bool {
