@@ -584,15 +584,7 @@ impl PeerTask {
                 keep_outbound,
                 "connection collision: closing one connection"
             );
-            Box::pin(self.step(
-                loser,
-                Input::Stop(Notification {
-                    code: code::CEASE,
-                    subcode: code::CONNECTION_COLLISION_RESOLUTION,
-                    data: vec![],
-                }),
-            ))
-            .await;
+            Box::pin(self.step(loser, cease(code::CONNECTION_COLLISION_RESOLUTION))).await;
         }
     }
 
@@ -605,15 +597,7 @@ impl PeerTask {
             .map(|c| c.id)
             .collect();
         for other in others {
-            Box::pin(self.step(
-                other,
-                Input::Stop(Notification {
-                    code: code::CEASE,
-                    subcode: code::CONNECTION_COLLISION_RESOLUTION,
-                    data: vec![],
-                }),
-            ))
-            .await;
+            Box::pin(self.step(other, cease(code::CONNECTION_COLLISION_RESOLUTION))).await;
         }
         let Some(conn) = self.conns.iter().find(|c| c.id == id) else {
             return;
