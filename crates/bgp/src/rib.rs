@@ -319,6 +319,12 @@ impl Rib {
         self
     }
 
+    /// Whether forwarding changes are held back from the FIB (start-up
+    /// hold, see [`Rib::with_fib`]).
+    pub fn fib_held(&self) -> bool {
+        self.fib_held
+    }
+
     /// Every prefix's forwarding set to the FIB, in chunks.
     fn write_fib_table(&self) {
         let Some(fib) = &self.fib else {
@@ -1246,6 +1252,7 @@ mod tests {
         let sink = Recorder::new(Duration::from_secs(30));
         let mut rib = rib(2, sink.clone());
         assert_eq!(*sink.holding.lock().unwrap(), vec![true]);
+        assert!(rib.fib_held());
         announce(&mut rib, 1, &["10.0.0.0/24", "10.0.1.0/24"]);
         end_of_rib(&mut rib, 1);
         announce(&mut rib, 2, &["10.0.0.0/24", "10.0.1.0/24"]);
@@ -1255,6 +1262,7 @@ mod tests {
         end_of_rib(&mut rib, 2);
         let routes = sink.routes();
         assert_eq!(routes.len(), 2, "each prefix written once: {routes:?}");
+        assert!(!rib.fib_held());
         for r in &routes {
             assert_eq!(
                 hops(r),
@@ -1302,6 +1310,7 @@ mod tests {
             announce(&mut rib, 1, &["10.0.0.0/24"]);
             assert_eq!(sink.routes().len(), 1, "{peers} neighbors, hold {hold}");
             assert!(sink.holding.lock().unwrap().is_empty());
+            assert!(!rib.fib_held());
         }
     }
 }

@@ -134,14 +134,15 @@ impl Speaker {
         let rib = match config.fib {
             Some(FibHandle(sink)) => {
                 let hold = sink.initial_hold();
-                if !hold.is_zero() {
+                let rib = rib.with_fib(sink);
+                if rib.fib_held() {
                     let rib_tx = rib_tx.clone();
                     tasks.push(tokio::spawn(async move {
                         tokio::time::sleep(hold).await;
                         let _ = rib_tx.send(RibEvent::FibHoldExpired).await;
                     }));
                 }
-                rib.with_fib(sink)
+                rib
             }
             None => rib,
         };
