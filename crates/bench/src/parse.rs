@@ -346,6 +346,7 @@ pub fn decode_with_wire(msg: &[u8], codec: &SessionCodec) -> Result<Option<WireU
         communities.sort_unstable();
         communities.dedup();
         let mut large: Vec<[u32; 3]> = a
+            .rare
             .large_communities
             .iter()
             .map(|l| [l.global_admin, l.local_data1, l.local_data2])

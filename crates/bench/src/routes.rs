@@ -310,21 +310,25 @@ impl PathSpec {
             as_path: Some(AsPath::sequence(self.as_path.iter().copied())),
             med: self.med,
             communities: self.communities.clone(),
-            large_communities: self
-                .large
-                .iter()
-                .map(|l| LargeCommunity {
-                    global_admin: l[0],
-                    local_data1: l[1],
-                    local_data2: l[2],
-                })
-                .collect(),
+            rare: clos_wire::RareAttributes {
+                large_communities: self
+                    .large
+                    .iter()
+                    .map(|l| LargeCommunity {
+                        global_admin: l[0],
+                        local_data1: l[1],
+                        local_data2: l[2],
+                    })
+                    .collect(),
+                ..Default::default()
+            }
+            .into(),
             ..Default::default()
         };
         match family {
             Family::Ipv4 => a.next_hop = Some(NEXT_HOP_V4),
             Family::Ipv6 => {
-                a.mp_reach = Some(MpReach {
+                a.mp_reach = Some(Box::new(MpReach {
                     afi: AFI_IPV6,
                     safi: SAFI_UNICAST,
                     next_hop: NextHop::V6 {
@@ -332,7 +336,7 @@ impl PathSpec {
                         link_local: None,
                     },
                     nlri: Vec::new(),
-                })
+                }))
             }
         }
         a

@@ -278,9 +278,10 @@ fn compare_at(
         // 8. RFC 4456 §9: shortest CLUSTER_LIST.
         Reason::ClusterListLength => a
             .attributes
+            .rare
             .cluster_list
             .len()
-            .cmp(&b.attributes.cluster_list.len()),
+            .cmp(&b.attributes.rare.cluster_list.len()),
         // 9. g) Lowest peer address (IPv4 before IPv6; Local has none).
         Reason::PeerAddress => a.peer_address.cmp(&b.peer_address),
         Reason::Equal => Ordering::Equal,
@@ -415,7 +416,7 @@ fn neighbour_as(c: &Candidate<'_>) -> Asn {
 /// The BGP Identifier of the path's originator within our AS: ORIGINATOR_ID
 /// when a route reflector set one (RFC 4456 §9), else the peer's.
 fn router_id(c: &Candidate<'_>) -> Ipv4Addr {
-    c.attributes.originator_id.unwrap_or(c.peer_router_id)
+    c.attributes.rare.originator_id.unwrap_or(c.peer_router_id)
 }
 
 #[cfg(test)]
@@ -753,8 +754,12 @@ mod tests {
     fn originator_id_replaces_router_id() {
         // Reflected by peer 10.0.0.1, originated by 10.0.0.9.
         let reflected = PathAttributes {
-            originator_id: Some(Ipv4Addr::new(10, 0, 0, 9)),
-            cluster_list: vec![Ipv4Addr::new(10, 255, 0, 1)],
+            rare: clos_wire::RareAttributes {
+                originator_id: Some(Ipv4Addr::new(10, 0, 0, 9)),
+                cluster_list: vec![Ipv4Addr::new(10, 255, 0, 1)],
+                ..Default::default()
+            }
+            .into(),
             ..attrs()
         };
         let direct = attrs();
@@ -767,13 +772,21 @@ mod tests {
     fn shorter_cluster_list_wins() {
         let originator = Some(Ipv4Addr::new(10, 0, 0, 9));
         let short = PathAttributes {
-            originator_id: originator,
-            cluster_list: vec![Ipv4Addr::new(10, 255, 0, 1)],
+            rare: clos_wire::RareAttributes {
+                originator_id: originator,
+                cluster_list: vec![Ipv4Addr::new(10, 255, 0, 1)],
+                ..Default::default()
+            }
+            .into(),
             ..attrs()
         };
         let long = PathAttributes {
-            originator_id: originator,
-            cluster_list: vec![Ipv4Addr::new(10, 255, 0, 2), Ipv4Addr::new(10, 255, 0, 1)],
+            rare: clos_wire::RareAttributes {
+                originator_id: originator,
+                cluster_list: vec![Ipv4Addr::new(10, 255, 0, 2), Ipv4Addr::new(10, 255, 0, 1)],
+                ..Default::default()
+            }
+            .into(),
             ..attrs()
         };
         assert_wins(&ibgp(&short, 2), &ibgp(&long, 1), Reason::ClusterListLength);
@@ -1060,8 +1073,12 @@ mod tests {
                     as_path: path.map(AsPath::sequence),
                     med,
                     local_pref,
-                    originator_id: originator.map(|n| Ipv4Addr::new(10, 0, 0, n)),
-                    cluster_list: vec![Ipv4Addr::new(10, 255, 0, 1); clusters],
+                    rare: clos_wire::RareAttributes {
+                        originator_id: originator.map(|n| Ipv4Addr::new(10, 0, 0, n)),
+                        cluster_list: vec![Ipv4Addr::new(10, 255, 0, 1); clusters],
+                        ..Default::default()
+                    }
+                    .into(),
                     ..Default::default()
                 }
             })

@@ -572,7 +572,7 @@ impl Rib {
             .and_then(|p| p.session.as_ref())
             .and_then(|s| s.ifindex);
         let attrs = &path.attributes;
-        match &attrs.mp_reach {
+        match attrs.mp_reach.as_deref() {
             Some(MpReach {
                 next_hop: NextHop::V6 { global, link_local },
                 ..
@@ -961,7 +961,6 @@ impl Rib {
             return None;
         }
         let mut out: PathAttributes = (**src).clone();
-        out.mp_unreach = None;
         let mut as_path = out.as_path.take().unwrap_or_default();
         let next_hop_self =
             !to_internal || source == LOCAL_PEER || target.shared.config.next_hop_self;
@@ -979,9 +978,15 @@ impl Rib {
             if source != LOCAL_PEER {
                 out.med = None;
             }
-            out.originator_id = None;
-            out.cluster_list.clear();
+            if let Some(rare) = out.rare.get_mut() {
+                rare.originator_id = None;
+                rare.cluster_list.clear();
+            }
         }
+        if let Some(rare) = out.rare.get_mut() {
+            rare.mp_unreach = None;
+        }
+        out.rare.compact();
         out.as_path = Some(as_path);
         let next_hop = if next_hop_self {
             match (family, session.local_address) {
@@ -1017,21 +1022,21 @@ impl Rib {
             }
             (Family::Ipv4Unicast, nh @ NextHop::V6 { .. }) => {
                 out.next_hop = None;
-                out.mp_reach = Some(MpReach {
+                out.mp_reach = Some(Box::new(MpReach {
                     afi: AFI_IPV4,
                     safi: SAFI_UNICAST,
                     next_hop: nh,
                     nlri: vec![],
-                });
+                }));
             }
             (Family::Ipv6Unicast, nh) => {
                 out.next_hop = None;
-                out.mp_reach = Some(MpReach {
+                out.mp_reach = Some(Box::new(MpReach {
                     afi: AFI_IPV6,
                     safi: SAFI_UNICAST,
                     next_hop: nh,
                     nlri: vec![],
-                });
+                }));
             }
         }
         Some(Arc::new(out))

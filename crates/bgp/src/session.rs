@@ -785,7 +785,7 @@ fn update_events(
     }
     let mut attributes = update.attributes;
     let mp_reach = attributes.mp_reach.take();
-    let mp_unreach = attributes.mp_unreach.take();
+    let mp_unreach = attributes.rare.get_mut().and_then(|r| r.mp_unreach.take());
     let mut withdrawn: Vec<IpNet> = update.withdrawn.iter().map(|p| IpNet::V4(*p)).collect();
     withdrawn.extend(mp_unreach.iter().flat_map(|u| u.withdrawn.iter().copied()));
 
@@ -794,12 +794,14 @@ fn update_events(
         // 7606 §7.9/§7.10: ORIGINATOR_ID and CLUSTER_LIST from one are
         // discarded (they would otherwise leak into the iBGP mesh).
         attributes.local_pref = None;
-        if attributes.originator_id.take().is_some() {
-            PeerCounters::add(&counters.attributes_discarded, 1);
-        }
-        if !attributes.cluster_list.is_empty() {
-            attributes.cluster_list.clear();
-            PeerCounters::add(&counters.attributes_discarded, 1);
+        if let Some(rare) = attributes.rare.get_mut() {
+            if rare.originator_id.take().is_some() {
+                PeerCounters::add(&counters.attributes_discarded, 1);
+            }
+            if !rare.cluster_list.is_empty() {
+                rare.cluster_list.clear();
+                PeerCounters::add(&counters.attributes_discarded, 1);
+            }
         }
         let first_ok =
             attributes.as_path.as_ref().and_then(|p| p.first_asn()) == Some(neg.remote_asn);
@@ -818,6 +820,10 @@ fn update_events(
         .as_ref()
         .is_some_and(|p| p.contains(local_asn));
 
+    // Taking MP_UNREACH or a discarded attribute may have left the box of
+    // rare attributes empty: the stored set must not keep it.
+    attributes.rare.compact();
+
     // Group announcements by next hop: classic NLRI and MP_REACH.
     let mut groups: Vec<(clos_wire::PathAttributes, Vec<IpNet>)> = Vec::new();
     let both = !update.nlri.is_empty() && mp_reach.is_some();
@@ -829,14 +835,11 @@ fn update_events(
         };
         groups.push((a, update.nlri.iter().map(|p| IpNet::V4(*p)).collect()));
     }
-    if let Some(reach) = mp_reach {
+    if let Some(mut reach) = mp_reach {
         let mut a = std::mem::take(&mut attributes);
         a.next_hop = None;
-        let nlri = reach.nlri.clone();
-        a.mp_reach = Some(clos_wire::MpReach {
-            nlri: vec![],
-            ..reach
-        });
+        let nlri = std::mem::take(&mut reach.nlri);
+        a.mp_reach = Some(reach);
         if !nlri.is_empty() {
             groups.push((a, nlri));
         }

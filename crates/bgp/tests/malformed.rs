@@ -635,7 +635,7 @@ async fn unknown_optional_non_transitive_is_not_passed_on() {
     h.a.send_raw(&h.p_update(&attrs)).await;
     let (update, bytes) = h.b.expect_announced(P).await;
     assert!(update.attributes.communities.contains(&MARK), "{update:?}");
-    assert!(update.attributes.unknown.is_empty(), "{update:?}");
+    assert!(update.attributes.rare.unknown.is_empty(), "{update:?}");
     assert!(!contains(&bytes, &[100, 3, 1, 2, 3]), "{bytes:02x?}");
     h.assert_a_survived().await;
     h.assert_bystander_unharmed().await;
@@ -850,8 +850,8 @@ async fn aggregator_length_5_is_attribute_discard() {
     .concat();
     h.a.send_raw(&h.p_update(&attrs)).await;
     let (rib, to_b) = h.expect_discard().await;
-    assert_eq!(rib.aggregator, None);
-    assert_eq!(to_b.attributes.aggregator, None);
+    assert_eq!(rib.rare.aggregator, None);
+    assert_eq!(to_b.attributes.rare.aggregator, None);
     h.finish().await;
 }
 
@@ -912,7 +912,7 @@ async fn originator_id_length_3_from_ebgp_is_attribute_discard() {
     .concat();
     h.a.send_raw(&h.p_update(&attrs)).await;
     let (rib, _) = h.expect_discard().await;
-    assert_eq!(rib.originator_id, None);
+    assert_eq!(rib.rare.originator_id, None);
     h.finish().await;
 }
 
@@ -936,8 +936,11 @@ async fn originator_id_and_cluster_list_from_ebgp_are_discarded() {
     })
     .await;
     let rib = &route_from(&routes, P, A_ID).unwrap().attributes;
-    assert_eq!(rib.originator_id, None, "ORIGINATOR_ID from eBGP kept");
-    assert!(rib.cluster_list.is_empty(), "CLUSTER_LIST from eBGP kept");
+    assert_eq!(rib.rare.originator_id, None, "ORIGINATOR_ID from eBGP kept");
+    assert!(
+        rib.rare.cluster_list.is_empty(),
+        "CLUSTER_LIST from eBGP kept"
+    );
     h.b.expect_announced(P).await;
     h.assert_a_survived().await;
     h.assert_bystander_unharmed().await;

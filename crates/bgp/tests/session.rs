@@ -27,11 +27,15 @@ fn announcement(asn: u32, prefixes: &[&str]) -> Message {
             next_hop: Some(Ipv4Addr::new(192, 0, 2, 1)),
             med: Some(42),
             communities: vec![(asn << 16) | 100],
-            large_communities: vec![clos_wire::LargeCommunity {
-                global_admin: asn,
-                local_data1: 1,
-                local_data2: 2,
-            }],
+            rare: clos_wire::RareAttributes {
+                large_communities: vec![clos_wire::LargeCommunity {
+                    global_admin: asn,
+                    local_data1: 1,
+                    local_data2: 2,
+                }],
+                ..Default::default()
+            }
+            .into(),
             ..Default::default()
         },
         nlri: prefixes
@@ -80,7 +84,7 @@ async fn routes_flow_both_ways_with_attributes() {
     assert!(r.best);
     assert_eq!(r.attributes.med, Some(42));
     assert_eq!(r.attributes.communities, vec![(65001 << 16) | 100]);
-    assert_eq!(r.attributes.large_communities.len(), 1);
+    assert_eq!(r.attributes.rare.large_communities.len(), 1);
     assert_eq!(r.attributes.as_path, Some(AsPath::sequence([65001, 64999])));
 
     // Withdraw one.

@@ -193,11 +193,13 @@ fn route_of(speaker: &Speaker, r: &RouteView) -> pb::Route {
             .map(|c| clos_wire::format_community(*c))
             .collect(),
         large_communities: a
+            .rare
             .large_communities
             .iter()
             .map(clos_wire::format_large_community)
             .collect(),
         extended_communities: a
+            .rare
             .extended_communities
             .iter()
             .map(clos_wire::format_extended_community)

@@ -323,6 +323,7 @@ pub(crate) fn decode_attributes(
         }
     }
     d.merge_as4();
+    d.attrs.rare.compact();
     Ok(d.attrs)
 }
 
@@ -343,7 +344,7 @@ impl Decoder<'_> {
             ));
         }
         if flags & flag::TRANSITIVE != 0 {
-            self.attrs.unknown.push(RawAttribute {
+            self.attrs.rare.make_mut().unknown.push(RawAttribute {
                 flags,
                 type_code,
                 value: value.to_vec(),
@@ -402,7 +403,7 @@ impl Decoder<'_> {
                         ))
                     }
                 };
-                a.aggregator = Some(aggregator);
+                a.rare.make_mut().aggregator = Some(aggregator);
             }
             ty::COMMUNITIES => {
                 multiple_of("COMMUNITIES", v, 4)?;
@@ -412,18 +413,18 @@ impl Decoder<'_> {
                     .collect();
             }
             ty::ORIGINATOR_ID => {
-                a.originator_id = Some(Ipv4Addr::from(u32_of("ORIGINATOR_ID", v)?))
+                a.rare.make_mut().originator_id = Some(Ipv4Addr::from(u32_of("ORIGINATOR_ID", v)?))
             }
             ty::CLUSTER_LIST => {
                 multiple_of("CLUSTER_LIST", v, 4)?;
-                a.cluster_list = v
+                a.rare.make_mut().cluster_list = v
                     .chunks_exact(4)
                     .map(|c| Ipv4Addr::new(c[0], c[1], c[2], c[3]))
                     .collect();
             }
             ty::EXTENDED_COMMUNITIES => {
                 multiple_of("EXTENDED_COMMUNITIES", v, 8)?;
-                a.extended_communities = v
+                a.rare.make_mut().extended_communities = v
                     .chunks_exact(8)
                     .map(|c| {
                         let mut e = [0u8; 8];
@@ -434,7 +435,7 @@ impl Decoder<'_> {
             }
             ty::LARGE_COMMUNITY => {
                 multiple_of("LARGE_COMMUNITY", v, 12)?;
-                a.large_communities = v
+                a.rare.make_mut().large_communities = v
                     .chunks_exact(12)
                     .map(|c| LargeCommunity {
                         global_admin: u32::from_be_bytes([c[0], c[1], c[2], c[3]]),
@@ -532,12 +533,12 @@ impl Decoder<'_> {
         };
         let nlri =
             parse_family(nlri, family).map_err(|r| err(format!("NLRI: {r} (RFC 7606 §5.3)")))?;
-        self.attrs.mp_reach = Some(MpReach {
+        self.attrs.mp_reach = Some(Box::new(MpReach {
             afi,
             safi,
             next_hop,
             nlri,
-        });
+        }));
         Ok(())
     }
 
@@ -554,7 +555,7 @@ impl Decoder<'_> {
         };
         let withdrawn = parse_family(&v[3..], family)
             .map_err(|r| err(format!("withdrawn: {r} (RFC 7606 §5.3)")))?;
-        self.attrs.mp_unreach = Some(MpUnreach {
+        self.attrs.rare.make_mut().mp_unreach = Some(MpUnreach {
             afi,
             safi,
             withdrawn,
@@ -581,7 +582,12 @@ impl Decoder<'_> {
         if self.codec.four_octet_as {
             return;
         }
-        if let Some(aggregator) = &mut self.attrs.aggregator {
+        if let Some(aggregator) = self
+            .attrs
+            .rare
+            .get_mut()
+            .and_then(|r| r.aggregator.as_mut())
+        {
             if aggregator.asn != u32::from(AS_TRANS) {
                 // An OLD speaker aggregated after the AS4 attributes were
                 // made: they are stale.
@@ -726,7 +732,7 @@ pub(crate) fn write_non_mp_attributes(
     // Attributes go out in ascending type code (MP ones were written first
     // by the caller), each value written straight into `out`: no buffer per
     // attribute, since this runs once per UPDATE a peer is sent.
-    let mut unknown: Vec<&RawAttribute> = a.unknown.iter().collect();
+    let mut unknown: Vec<&RawAttribute> = a.rare.unknown.iter().collect();
     unknown.sort_by_key(|raw| raw.type_code);
     let mut unknown = unknown.into_iter().peekable();
     let mut w = AttributeWriter { out };
@@ -783,7 +789,7 @@ pub(crate) fn write_non_mp_attributes(
         w.known(ty::ATOMIC_AGGREGATE, |_| {})?;
     }
     let mut as4_aggregator = None;
-    if let Some(agg) = a.aggregator {
+    if let Some(agg) = a.rare.aggregator {
         flush_unknown(&mut w, ty::AGGREGATOR)?;
         w.known(ty::AGGREGATOR, |out| {
             if codec.four_octet_as {
@@ -806,22 +812,22 @@ pub(crate) fn write_non_mp_attributes(
             }
         })?;
     }
-    if let Some(id) = a.originator_id {
+    if let Some(id) = a.rare.originator_id {
         flush_unknown(&mut w, ty::ORIGINATOR_ID)?;
         w.known(ty::ORIGINATOR_ID, |out| out.extend_from_slice(&id.octets()))?;
     }
-    if !a.cluster_list.is_empty() {
+    if !a.rare.cluster_list.is_empty() {
         flush_unknown(&mut w, ty::CLUSTER_LIST)?;
         w.known(ty::CLUSTER_LIST, |out| {
-            for c in &a.cluster_list {
+            for c in &a.rare.cluster_list {
                 out.extend_from_slice(&c.octets());
             }
         })?;
     }
-    if !a.extended_communities.is_empty() {
+    if !a.rare.extended_communities.is_empty() {
         flush_unknown(&mut w, ty::EXTENDED_COMMUNITIES)?;
         w.known(ty::EXTENDED_COMMUNITIES, |out| {
-            for c in &a.extended_communities {
+            for c in &a.rare.extended_communities {
                 out.extend_from_slice(c);
             }
         })?;
@@ -837,10 +843,10 @@ pub(crate) fn write_non_mp_attributes(
             out.extend_from_slice(&agg.address.octets());
         })?;
     }
-    if !a.large_communities.is_empty() {
+    if !a.rare.large_communities.is_empty() {
         flush_unknown(&mut w, ty::LARGE_COMMUNITY)?;
         w.known(ty::LARGE_COMMUNITY, |out| {
-            for c in &a.large_communities {
+            for c in &a.rare.large_communities {
                 for v in [c.global_admin, c.local_data1, c.local_data2] {
                     out.extend_from_slice(&v.to_be_bytes());
                 }
@@ -921,7 +927,7 @@ pub(crate) fn write_attributes(
     if let Some(reach) = &a.mp_reach {
         write_mp_reach(reach, out)?;
     }
-    if let Some(unreach) = &a.mp_unreach {
+    if let Some(unreach) = &a.rare.mp_unreach {
         write_mp_unreach(unreach, out)?;
     }
     write_non_mp_attributes(a, codec, out)

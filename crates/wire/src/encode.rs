@@ -164,7 +164,7 @@ fn room(codec: &SessionCodec, fixed: usize) -> Result<usize, EncodeError> {
 /// `attributes.mp_reach` go in the classic NLRI field. Otherwise
 /// `attributes.mp_reach` is a template (afi/safi/next_hop set, nlri
 /// ignored) and prefixes go into MP_REACH_NLRI (IPv6 unicast; or IPv4
-/// unicast with an IPv6 next hop per RFC 8950). `attributes.mp_unreach` is
+/// unicast with an IPv6 next hop per RFC 8950). `attributes.rare.mp_unreach` is
 /// ignored. On Err nothing is appended.
 pub fn encode_announcements(
     attributes: &PathAttributes,
@@ -210,7 +210,7 @@ pub fn encode_announcements(
             }
             let empty = MpReach {
                 nlri: Vec::new(),
-                ..template.clone()
+                ..(**template).clone()
             };
             let mut reach_fixed = Vec::new();
             mp_reach_value(&empty, &mut reach_fixed);

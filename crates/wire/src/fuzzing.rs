@@ -55,7 +55,10 @@ pub fn decode_stream(mut buf: &[u8], codec: &SessionCodec) -> Vec<Result<Decoded
 /// come back in type-code order.
 pub fn normalise(msg: &mut Message) {
     if let Message::Update(u) = msg {
-        for raw in &mut u.attributes.unknown {
+        let Some(rare) = u.attributes.rare.get_mut() else {
+            return;
+        };
+        for raw in &mut rare.unknown {
             if raw.flags & (flag::OPTIONAL | flag::TRANSITIVE) == flag::OPTIONAL | flag::TRANSITIVE
             {
                 raw.flags |= flag::PARTIAL;
@@ -65,7 +68,7 @@ pub fn normalise(msg: &mut Message) {
                 raw.flags |= flag::EXTENDED_LENGTH;
             }
         }
-        u.attributes.unknown.sort_by_key(|r| r.type_code);
+        rare.unknown.sort_by_key(|r| r.type_code);
     }
 }
 
@@ -133,7 +136,10 @@ pub fn check_packing_values(attributes: &PathAttributes, prefixes: &[IpNet], cod
                 } else {
                     through_old_speaker(attributes)
                 };
-                want.mp_unreach = None;
+                if let Some(r) = want.rare.get_mut() {
+                    r.mp_unreach = None;
+                }
+                want.rare.compact();
                 let (mut want_msg, mut got_msg) = (wrap(want), wrap(attrs));
                 normalise(&mut want_msg);
                 normalise(&mut got_msg);

@@ -290,10 +290,14 @@ impl Update {
         if a == &PathAttributes::default() {
             return Some(Family::Ipv4Unicast);
         }
-        match &a.mp_unreach {
+        match &a.rare.mp_unreach {
             Some(un) if un.withdrawn.is_empty() => {
                 let only = PathAttributes {
-                    mp_unreach: Some(un.clone()),
+                    rare: RareAttributes {
+                        mp_unreach: Some(un.clone()),
+                        ..Default::default()
+                    }
+                    .into(),
                     ..Default::default()
                 };
                 if *a == only {
@@ -320,6 +324,7 @@ impl Update {
     pub fn withdrawn_all(&self) -> impl Iterator<Item = IpNet> + '_ {
         self.withdrawn.iter().map(|p| IpNet::V4(*p)).chain(
             self.attributes
+                .rare
                 .mp_unreach
                 .iter()
                 .flat_map(|r| r.withdrawn.iter().copied()),
@@ -550,24 +555,119 @@ pub mod attribute_type {
 /// The path attributes of an UPDATE, decoded. Absent attributes are `None`
 /// or empty. AS4_PATH/AS4_AGGREGATOR never appear here: decode merges them
 /// into `as_path`/`aggregator`, encode generates them for 2-octet peers.
+///
+/// Layout: a RIB keeps one interned copy per distinct set (a full IPv4
+/// table has ~330k of them), so the attributes nearly every route carries
+/// are inline and the rest sit behind one optional box, [`Rare`]. The
+/// struct is 96 bytes instead of 280 with every attribute inline; at a full
+/// table that is ~65 MB less (`docs/performance.md`, step 6).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct PathAttributes {
     pub origin: Option<Origin>,
-    pub as_path: Option<AsPath>,
+    pub atomic_aggregate: bool,
     pub next_hop: Option<Ipv4Addr>,
     pub med: Option<u32>,
     pub local_pref: Option<u32>,
-    pub atomic_aggregate: bool,
-    pub aggregator: Option<Aggregator>,
+    pub as_path: Option<AsPath>,
     pub communities: Vec<u32>,
-    pub extended_communities: Vec<[u8; 8]>,
-    pub large_communities: Vec<LargeCommunity>,
+    /// Boxed: 64 bytes inline, and only non-IPv4 routes carry it.
+    pub mp_reach: Option<Box<MpReach>>,
+    /// AGGREGATOR, ORIGINATOR_ID, CLUSTER_LIST, extended and large
+    /// communities, MP_UNREACH and unknown attributes. Read them as
+    /// `attrs.rare.cluster_list`, write them as
+    /// `attrs.rare.make_mut().cluster_list = …`.
+    pub rare: Rare,
+}
+
+/// The attributes of [`PathAttributes::rare`]: each absent or empty by
+/// default.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct RareAttributes {
+    pub aggregator: Option<Aggregator>,
     pub originator_id: Option<Ipv4Addr>,
     pub cluster_list: Vec<Ipv4Addr>,
-    pub mp_reach: Option<MpReach>,
+    pub extended_communities: Vec<[u8; 8]>,
+    pub large_communities: Vec<LargeCommunity>,
     pub mp_unreach: Option<MpUnreach>,
     /// Unrecognised attributes, in the order received.
     pub unknown: Vec<RawAttribute>,
+}
+
+static NO_RARE_ATTRIBUTES: RareAttributes = RareAttributes {
+    aggregator: None,
+    originator_id: None,
+    cluster_list: Vec::new(),
+    extended_communities: Vec::new(),
+    large_communities: Vec::new(),
+    mp_unreach: None,
+    unknown: Vec::new(),
+};
+
+/// [`RareAttributes`] behind an optional box: 8 bytes when none is present.
+/// Reads go through `Deref` (no box reads as all-empty); writes through
+/// [`Rare::make_mut`], which allocates the box. Equality and hashing are by content, so a set with
+/// an empty box equals one without, and interning stays canonical;
+/// [`Rare::compact`] drops an empty box.
+#[derive(Debug, Clone, Default)]
+pub struct Rare(Option<Box<RareAttributes>>);
+
+impl Rare {
+    /// Whether any rare attribute is present.
+    pub fn is_empty(&self) -> bool {
+        **self == NO_RARE_ATTRIBUTES
+    }
+
+    /// The rare attributes for writing; allocates the box. There is no
+    /// `DerefMut`, so no write allocates by accident: clearing an absent
+    /// attribute goes through [`Rare::get_mut`].
+    pub fn make_mut(&mut self) -> &mut RareAttributes {
+        self.0.get_or_insert_with(Default::default)
+    }
+
+    /// The rare attributes for writing, if the box exists.
+    pub fn get_mut(&mut self) -> Option<&mut RareAttributes> {
+        self.0.as_deref_mut()
+    }
+
+    /// Free the box if it holds nothing.
+    pub fn compact(&mut self) {
+        if self.0.is_some() && self.is_empty() {
+            self.0 = None;
+        }
+    }
+}
+
+impl From<RareAttributes> for Rare {
+    fn from(rare: RareAttributes) -> Rare {
+        let mut r = Rare(Some(Box::new(rare)));
+        r.compact();
+        r
+    }
+}
+
+impl std::ops::Deref for Rare {
+    type Target = RareAttributes;
+    fn deref(&self) -> &RareAttributes {
+        self.0.as_deref().unwrap_or(&NO_RARE_ATTRIBUTES)
+    }
+}
+
+impl PartialEq for Rare {
+    fn eq(&self, other: &Rare) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Rare {}
+
+impl std::hash::Hash for Rare {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // Nothing for the common case, so a set without rare attributes
+        // hashes as fast as before; by content otherwise.
+        if !self.is_empty() {
+            (**self).hash(state)
+        }
+    }
 }
 
 /// Per-session codec settings, from the capabilities both sides advertised.
@@ -601,5 +701,47 @@ impl SessionCodec {
         } else {
             MAX_MESSAGE_LEN
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hash::BuildHasher;
+
+    #[test]
+    fn an_empty_rare_box_is_equal_to_none_and_hashes_alike() {
+        let hasher = std::collections::hash_map::RandomState::new();
+        let plain = PathAttributes {
+            origin: Some(Origin::Igp),
+            communities: vec![1, 2],
+            ..Default::default()
+        };
+        let mut boxed = plain.clone();
+        boxed.rare.make_mut().cluster_list.clear();
+        assert!(boxed.rare.get_mut().is_some(), "make_mut allocates the box");
+        assert_eq!(plain, boxed);
+        assert_eq!(hasher.hash_one(&plain), hasher.hash_one(&boxed));
+        boxed.rare.compact();
+        assert!(boxed.rare.get_mut().is_none(), "compact frees an empty box");
+
+        let mut with = plain.clone();
+        with.rare.make_mut().originator_id = Some(Ipv4Addr::new(192, 0, 2, 1));
+        assert_ne!(plain, with);
+        with.rare.compact();
+        assert!(with.rare.get_mut().is_some(), "compact keeps a used box");
+        assert_eq!(with.rare.originator_id, Some(Ipv4Addr::new(192, 0, 2, 1)));
+        let from: Rare = RareAttributes::default().into();
+        assert!(from.is_empty() && from.0.is_none());
+    }
+
+    #[test]
+    fn path_attributes_stay_small() {
+        // A full IPv4 table interns ~330k sets: each byte here is ~0.3 MB.
+        assert!(
+            std::mem::size_of::<PathAttributes>() <= 96,
+            "PathAttributes grew to {} bytes",
+            std::mem::size_of::<PathAttributes>()
+        );
     }
 }

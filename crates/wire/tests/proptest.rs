@@ -172,22 +172,25 @@ fn attributes() -> impl Strategy<Value = PathAttributes> {
                     med,
                     local_pref,
                     atomic_aggregate,
-                    aggregator,
                     communities,
-                    extended_communities,
-                    large_communities: large
-                        .into_iter()
-                        .map(|(global_admin, local_data1, local_data2)| LargeCommunity {
-                            global_admin,
-                            local_data1,
-                            local_data2,
-                        })
-                        .collect(),
-                    originator_id,
-                    cluster_list,
-                    mp_reach,
-                    mp_unreach,
-                    unknown,
+                    mp_reach: mp_reach.map(Box::new),
+                    rare: clos_wire::RareAttributes {
+                        aggregator,
+                        extended_communities,
+                        large_communities: large
+                            .into_iter()
+                            .map(|(global_admin, local_data1, local_data2)| LargeCommunity {
+                                global_admin,
+                                local_data1,
+                                local_data2,
+                            })
+                            .collect(),
+                        originator_id,
+                        cluster_list,
+                        mp_unreach,
+                        unknown,
+                    }
+                    .into(),
                 }
             },
         )
@@ -343,7 +346,9 @@ proptest! {
 
     #[test]
     fn update_packing(mut attrs in attributes(), v4 in vec(ipv4_net(), 0..1500), v6 in vec(ipv6_net(), 0..800)) {
-        attrs.mp_unreach = None;
+        if let Some(r) = attrs.rare.get_mut() {
+            r.mp_unreach = None;
+        }
         attrs.origin.get_or_insert(Origin::Igp);
         attrs.as_path.get_or_insert_with(AsPath::default);
         let v4: Vec<IpNet> = v4.into_iter().map(IpNet::V4).collect();

@@ -306,7 +306,7 @@ fn attribute_flags_errors() {
         7,
         4,
     );
-    assert_eq!(u.attributes.aggregator, None);
+    assert_eq!(u.attributes.rare.aggregator, None);
     // The Partial bit and the unused low bits are not checked.
     let (_, issues) = decode_update(
         &update(&[], &attrs(&[0xe3, 0x08, 0x04, 0, 0, 0, 1]), &NLRI),
@@ -340,7 +340,7 @@ fn malformed_atomic_aggregate_and_aggregator() {
         7,
         5,
     );
-    assert_eq!(u.attributes.aggregator, None);
+    assert_eq!(u.attributes.rare.aggregator, None);
 }
 
 #[test]
@@ -392,7 +392,7 @@ fn as4_attributes() {
         &TWO,
     );
     assert_eq!(u.attributes.as_path, Some(AsPath::sequence([23456])));
-    assert_eq!(u.attributes.aggregator.map(|a| a.asn), Some(100));
+    assert_eq!(u.attributes.rare.aggregator.map(|a| a.asn), Some(100));
     // Without it, merged.
     let (u, _) = decode_update(&update(&[], &two_attrs(&as4), &NLRI), &TWO);
     assert_eq!(u.attributes.as_path, Some(AsPath::sequence([70000])));
@@ -412,7 +412,7 @@ fn unknown_optional_attributes() {
     let (u, issues) = decode_update(&update(&[], &attrs(&[0xc0, 0x63, 0x01, 7]), &NLRI), &FOUR);
     assert!(issues.is_empty());
     assert_eq!(
-        u.attributes.unknown,
+        u.attributes.rare.unknown,
         [RawAttribute {
             flags: 0xc0,
             type_code: 0x63,
@@ -425,7 +425,7 @@ fn unknown_optional_attributes() {
     // Optional non-transitive: dropped.
     let (u, issues) = decode_update(&update(&[], &attrs(&[0x80, 0x63, 0x01, 7]), &NLRI), &FOUR);
     assert!(issues.is_empty());
-    assert!(u.attributes.unknown.is_empty());
+    assert!(u.attributes.rare.unknown.is_empty());
 }
 
 #[test]
@@ -435,7 +435,7 @@ fn unsupported_family_is_discarded() {
         "mp-unreach-evpn",
         &update(&[], &[0x80, 0x0f, 0x03, 0, 25, 70], &[]),
     );
-    assert_eq!(u.attributes.mp_unreach, None);
+    assert_eq!(u.attributes.rare.mp_unreach, None);
 }
 
 fn assert_discard_no_nlri(name: &str, bytes: &[u8]) -> Update {
@@ -566,7 +566,7 @@ fn rfc8950_update_bytes() -> Vec<u8> {
         attributes: PathAttributes {
             origin: Some(Origin::Igp),
             as_path: Some(AsPath::sequence([65001])),
-            mp_reach: Some(MpReach {
+            mp_reach: Some(Box::new(MpReach {
                 afi: AFI_IPV4,
                 safi: SAFI_UNICAST,
                 next_hop: NextHop::V6 {
@@ -574,7 +574,7 @@ fn rfc8950_update_bytes() -> Vec<u8> {
                     link_local: None,
                 },
                 nlri: vec!["192.0.2.0/24".parse().unwrap()],
-            }),
+            })),
             ..Default::default()
         },
         ..Default::default()

@@ -184,26 +184,29 @@ fn every_attribute_value() -> Update {
             med: Some(100),
             local_pref: Some(200),
             atomic_aggregate: true,
-            aggregator: Some(Aggregator {
-                asn: 65001,
-                address: Ipv4Addr::new(10, 0, 0, 1),
-            }),
             communities: vec![65001 << 16 | 100, 0xffff_ff01],
-            extended_communities: vec![[0x00, 0x02, 0xfd, 0xe9, 0, 0, 0, 100]],
-            large_communities: vec![LargeCommunity {
-                global_admin: 4_200_000_001,
-                local_data1: 1,
-                local_data2: 2,
-            }],
-            originator_id: Some(Ipv4Addr::new(10, 0, 0, 2)),
-            cluster_list: vec![Ipv4Addr::new(10, 0, 0, 3)],
             mp_reach: None,
-            mp_unreach: None,
-            unknown: vec![RawAttribute {
-                flags: 0xe0,
-                type_code: 99,
-                value: vec![0xab, 0xcd],
-            }],
+            rare: clos_wire::RareAttributes {
+                aggregator: Some(Aggregator {
+                    asn: 65001,
+                    address: Ipv4Addr::new(10, 0, 0, 1),
+                }),
+                extended_communities: vec![[0x00, 0x02, 0xfd, 0xe9, 0, 0, 0, 100]],
+                large_communities: vec![LargeCommunity {
+                    global_admin: 4_200_000_001,
+                    local_data1: 1,
+                    local_data2: 2,
+                }],
+                originator_id: Some(Ipv4Addr::new(10, 0, 0, 2)),
+                cluster_list: vec![Ipv4Addr::new(10, 0, 0, 3)],
+                mp_unreach: None,
+                unknown: vec![RawAttribute {
+                    flags: 0xe0,
+                    type_code: 99,
+                    value: vec![0xab, 0xcd],
+                }],
+            }
+            .into(),
         },
         nlri: vec![net4("192.0.2.0/24"), net4("10.1.0.0/16")],
     }
@@ -242,7 +245,7 @@ fn mp_reach_ipv6_with_link_local() {
         attributes: PathAttributes {
             origin: Some(Origin::Igp),
             as_path: Some(AsPath::sequence([65001])),
-            mp_reach: Some(MpReach {
+            mp_reach: Some(Box::new(MpReach {
                 afi: 2,
                 safi: 1,
                 next_hop: NextHop::V6 {
@@ -250,7 +253,7 @@ fn mp_reach_ipv6_with_link_local() {
                     link_local: Some("fe80::1".parse().unwrap()),
                 },
                 nlri: vec![net("2001:db8:1::/48"), net("2001:db8:2::/64")],
-            }),
+            })),
             ..Default::default()
         },
         ..Default::default()
@@ -324,7 +327,7 @@ fn two_octet_session_with_as4_path() {
         Some(AsPath::sequence([65001, 4_200_000_001, 100]))
     );
     assert_eq!(
-        attrs.aggregator,
+        attrs.rare.aggregator,
         Some(Aggregator {
             asn: 4_200_000_001,
             address: Ipv4Addr::new(10, 0, 0, 9)
