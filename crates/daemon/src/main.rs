@@ -43,6 +43,12 @@ struct Args {
 }
 
 fn main() -> std::process::ExitCode {
+    // No transparent huge pages (with mimalloc's `no_thp`, which stops it
+    // madvising its 1 GiB arena MADV_HUGEPAGE): with them every touched
+    // 2 MiB of the arena was resident, idle RSS 18.7 MiB instead of 7.4,
+    // peak at 1M routes ~20 MiB higher, and purges split huge pages. This
+    // covers hosts with THP `always`, for faults from here on.
+    let _ = nix::sys::prctl::set_thp_disable(true);
     let args = Args::parse();
     let filter = args
         .log
