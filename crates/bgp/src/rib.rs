@@ -41,9 +41,10 @@ use crate::fsm::Negotiated;
 use crate::loc_rib::PrefixMap;
 use crate::peer::{MaxPrefixAction, PeerId, PeerShared, LOCAL_PEER};
 
-/// Capacity of the sessions → RIB channel, in events (each event is one
-/// UPDATE's worth of prefixes).
-pub const RIB_CHANNEL: usize = 1024;
+/// Capacity of the sessions → RIB channel, in events: one UPDATE's worth
+/// of prefixes, or a reader's batch of up to 32 of those
+/// (`session::READER_BATCH`), so at most 8k UPDATEs wait here.
+pub const RIB_CHANNEL: usize = 256;
 /// Events the RIB task takes from its channel at a time.
 const RIB_BATCH: usize = 256;
 
@@ -75,6 +76,10 @@ pub enum RibEvent {
         /// Prefixes refused by import policy (counted as received only).
         filtered: u64,
     },
+    /// Events of one session in the order they arrived: a reader sends the
+    /// UPDATEs it decoded from one read as one batch (one channel slot,
+    /// one wake-up).
+    Batch(Vec<RibEvent>),
     /// The peer finished its initial table for `family` (End-of-RIB,
     /// RFC 4724 §2).
     EndOfRib { peer: PeerId, family: Family },
@@ -226,6 +231,12 @@ pub struct Rib {
     interned: Interner,
     local_attributes: Arc<PathAttributes>,
     started: Instant,
+    /// Best-path changes not yet exported: within a reader's batch the
+    /// exports are made once for the whole batch (one hand-off and one
+    /// writer wake-up per peer instead of one per UPDATE).
+    unexported: Vec<(IpNet, BestBefore)>,
+    /// Inside a batch: `decide` leaves its exports in `unexported`.
+    deferring: bool,
 }
 
 /// Equal attribute sets share one `Arc`. Each set's hash is kept beside
@@ -296,6 +307,8 @@ impl Rib {
             fib_converged: false,
             fib_held: false,
             started: Instant::now(),
+            unexported: Vec::new(),
+            deferring: false,
         };
         let originate = std::mem::take(&mut rib.config.originate);
         for prefix in originate {
@@ -395,6 +408,18 @@ impl Rib {
                 out,
             ),
             RibEvent::PeerDown { peer } => self.peer_down(peer),
+            RibEvent::Batch(events) => {
+                for event in events {
+                    if matches!(event, RibEvent::Update { .. }) {
+                        self.deferring = true;
+                        self.handle(event);
+                    } else {
+                        self.flush_exports();
+                        self.handle(event);
+                    }
+                }
+                self.flush_exports();
+            }
             RibEvent::EndOfRib { peer, family } => self.end_of_rib(peer, family),
             RibEvent::Update {
                 peer,
@@ -870,6 +895,32 @@ impl Rib {
         if exports.is_empty() {
             return;
         }
+        if self.deferring {
+            self.unexported.extend(exports);
+            return;
+        }
+        self.export_changes(&exports);
+    }
+
+    /// Export what `decide` deferred during a batch. A prefix changed by
+    /// several UPDATEs of the batch is exported once, against its best
+    /// before the first of them: that is what the peers were told.
+    fn flush_exports(&mut self) {
+        self.deferring = false;
+        if self.unexported.is_empty() {
+            return;
+        }
+        let mut exports = std::mem::take(&mut self.unexported);
+        // Stable: the first `before` of a prefix stays first.
+        exports.sort_by_key(|e| e.0);
+        exports.dedup_by(|later, first| later.0 == first.0);
+        self.export_changes(&exports);
+        exports.clear();
+        // Keep the allocation for the next batch.
+        self.unexported = exports;
+    }
+
+    fn export_changes(&mut self, exports: &[(IpNet, BestBefore)]) {
         let peers: Vec<PeerId> = self
             .peers
             .iter()
@@ -877,7 +928,7 @@ impl Rib {
             .map(|(id, _)| *id)
             .collect();
         for peer in peers {
-            self.export_to(peer, &exports, false, |_| {});
+            self.export_to(peer, exports, false, |_| {});
         }
     }
 
@@ -1208,6 +1259,12 @@ mod tests {
     /// A RIB with `peers` neighbors (ids 1..), all Established, feeding
     /// `sink`.
     fn rib(peers: u8, sink: Arc<Recorder>) -> Rib {
+        rib_with_queues(peers, sink).0
+    }
+
+    /// As [`rib`], with each neighbor's Adj-RIB-Out queue (index n - 1).
+    fn rib_with_queues(peers: u8, sink: Arc<Recorder>) -> (Rib, Vec<Arc<AdjRibOutQueue>>) {
+        let mut queues = Vec::new();
         let handles = (1..=peers)
             .map(|n| RibPeerHandle {
                 shared: Arc::new(PeerShared::new(u32::from(n), peer_config(n))),
@@ -1226,6 +1283,7 @@ mod tests {
         };
         let mut rib = Rib::new(config, handles).with_fib(sink);
         for n in 1..=peers {
+            queues.push(AdjRibOutQueue::new());
             rib.handle(RibEvent::PeerUp {
                 peer: u32::from(n),
                 negotiated: Box::new(Negotiated {
@@ -1245,10 +1303,10 @@ mod tests {
                 local_address: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100)),
                 local_link_local: None,
                 ifindex: None,
-                out: AdjRibOutQueue::new(),
+                out: queues.last().cloned().expect("pushed"),
             });
         }
-        rib
+        (rib, queues)
     }
 
     /// Peer `n` announces `prefixes` with next hop 192.0.2.n.
@@ -1265,6 +1323,77 @@ mod tests {
             withdrawn: vec![],
             filtered: 0,
         });
+    }
+
+    /// Peer `n`'s UPDATE for `prefixes` with AS path `n, origin`.
+    fn update_event(n: u8, origin: u32, announced: &[&str], withdrawn: &[&str]) -> RibEvent {
+        RibEvent::Update {
+            peer: u32::from(n),
+            attributes: Arc::new(PathAttributes {
+                origin: Some(Origin::Igp),
+                as_path: Some(AsPath::sequence(vec![65000 + u32::from(n), origin])),
+                next_hop: Some(Ipv4Addr::new(192, 0, 2, n)),
+                ..Default::default()
+            }),
+            announced: announced.iter().map(|p| p.parse().unwrap()).collect(),
+            withdrawn: withdrawn.iter().map(|p| p.parse().unwrap()).collect(),
+            filtered: 0,
+        }
+    }
+
+    #[test]
+    fn a_batch_exports_each_prefix_once_against_what_the_peer_was_told() {
+        let (mut rib, queues) = rib_with_queues(2, Recorder::new(Duration::ZERO));
+        let monitor = &queues[1];
+        let _ = monitor.take();
+        let p = |s: &str| -> IpNet { s.parse().unwrap() };
+        let advertised = |rib: &Rib| {
+            rib.peers[&2]
+                .shared
+                .counters
+                .prefixes_advertised
+                .load(Ordering::Relaxed)
+        };
+
+        // Changed twice in one batch: exported once, with the last path; a
+        // prefix announced and withdrawn in the same batch is never told.
+        rib.handle(RibEvent::Batch(vec![
+            update_event(1, 100, &["10.0.0.0/24", "10.0.1.0/24"], &[]),
+            update_event(1, 200, &["10.0.0.0/24"], &[]),
+            update_event(1, 300, &["10.0.2.0/24"], &[]),
+            update_event(1, 300, &[], &["10.0.1.0/24", "10.9.9.0/24"]),
+        ]));
+        let told = monitor.take().routes;
+        assert_eq!(told.len(), 2, "{told:?}");
+        let path = |prefix: &str| {
+            told.get(&p(prefix))
+                .and_then(|a| a.as_ref())
+                .and_then(|a| a.as_path.as_ref())
+                .map(|a| a.to_string())
+        };
+        assert_eq!(path("10.0.0.0/24").as_deref(), Some("65000 65001 200"));
+        assert_eq!(path("10.0.2.0/24").as_deref(), Some("65000 65001 300"));
+        assert_eq!(told.get(&p("10.0.1.0/24")), None);
+        assert_eq!(advertised(&rib), 2);
+
+        // Withdrawn and re-announced with the same path in one batch: the
+        // peer already has it, nothing to send; withdrawn then changed: one
+        // announcement.
+        rib.handle(RibEvent::Batch(vec![
+            update_event(1, 200, &[], &["10.0.0.0/24", "10.0.2.0/24"]),
+            update_event(1, 200, &["10.0.0.0/24"], &[]),
+            update_event(1, 400, &["10.0.2.0/24"], &[]),
+        ]));
+        let told = monitor.take().routes;
+        assert_eq!(told.len(), 1, "{told:?}");
+        let new = told[&p("10.0.2.0/24")].as_ref().expect("announced");
+        assert_eq!(new.as_path.as_ref().unwrap().to_string(), "65000 65001 400");
+        assert_eq!(advertised(&rib), 2);
+
+        // The same events one by one tell the same final state.
+        rib.handle(update_event(1, 500, &[], &["10.0.0.0/24"]));
+        assert_eq!(monitor.take().routes[&p("10.0.0.0/24")], None);
+        assert_eq!(advertised(&rib), 1);
     }
 
     fn end_of_rib(rib: &mut Rib, n: u8) {

@@ -979,6 +979,24 @@ fn with_context(error: std::io::Error, doing: &str) -> std::io::Error {
     std::io::Error::new(error.kind(), format!("{doing}: {error}"))
 }
 
+/// RIB events the reader's fast path sends as one batch at most.
+const READER_BATCH: usize = 32;
+
+/// Send the fast path's pending RIB events: one event alone, several as a
+/// batch (one channel slot, one wake-up of the RIB task). False when the
+/// RIB is gone.
+async fn flush_to_rib(link: &ReaderLink, pending: &mut Vec<RibEvent>) -> bool {
+    let Some(fp) = link.established.get() else {
+        return true;
+    };
+    let event = match pending.len() {
+        0 => return true,
+        1 => pending.pop().expect("one event"),
+        _ => RibEvent::Batch(std::mem::take(pending)),
+    };
+    fp.rib.send(event).await.is_ok()
+}
+
 /// Frame and decode messages; hand them to the peer task in order.
 async fn read_loop(
     id: u64,
@@ -991,6 +1009,9 @@ async fn read_loop(
     // Messages handed to the peer task, and whether UPDATEs now bypass it.
     let mut forwarded: u64 = 0;
     let mut fast = false;
+    // RIB events of the fast path not sent yet: they go as one batch when
+    // the buffer is drained, the batch is full, or anything else is sent.
+    let mut pending: Vec<RibEvent> = Vec::new();
     // Until the peer's OPEN arrives: 2-octet ASNs, 4096-byte messages. We
     // always offer 4-octet ASNs and extended messages, so what the peer's
     // OPEN offers is what the session uses.
@@ -1032,19 +1053,23 @@ async fn read_loop(
                                     let c = &fp.shared.counters;
                                     PeerCounters::add(&c.messages_received, 1);
                                     PeerCounters::add(&c.updates_received, 1);
-                                    for e in update_events(
+                                    pending.extend(update_events(
                                         &fp.shared,
                                         &fp.negotiated,
                                         fp.local_asn,
                                         update,
                                         issues,
-                                    ) {
-                                        if fp.rib.send(e).await.is_err() {
-                                            return;
-                                        }
+                                    ));
+                                    if pending.len() >= READER_BATCH
+                                        && !flush_to_rib(&link, &mut pending).await
+                                    {
+                                        return;
                                     }
                                     continue;
                                 }
+                            }
+                            if !flush_to_rib(&link, &mut pending).await {
+                                return;
                             }
                             forwarded += 1;
                             if events.send((id, Input::Message(decoded))).await.is_err() {
@@ -1052,6 +1077,7 @@ async fn read_loop(
                             }
                         }
                         Err(e) => {
+                            flush_to_rib(&link, &mut pending).await;
                             let _ = events.send((id, Input::DecodeError(e))).await;
                             return;
                         }
@@ -1059,10 +1085,14 @@ async fn read_loop(
                 }
                 Ok(None) => break,
                 Err(e) => {
+                    flush_to_rib(&link, &mut pending).await;
                     let _ = events.send((id, Input::DecodeError(e))).await;
                     return;
                 }
             }
+        }
+        if !flush_to_rib(&link, &mut pending).await {
+            return;
         }
         match read.read_buf(&mut buf).await {
             Ok(0) | Err(_) => {
