@@ -13,7 +13,7 @@
 //! - `rib`       — the RIB task: Adj-RIB-In, Loc-RIB, export to peers
 //! - `adj_out`   — pending-prefix map between the RIB and a session writer
 //! - `fib`       — the forwarding changes the RIB hands to a FIB (`FibSink`)
-//! - `loc_rib`   — per-family prefix maps (IPv4: an index table over a chunked slab)
+//! - `loc_rib`   — per-family prefix maps: an index table over a chunked slab
 //! - `decision`  — best path per RFC 4271 §9.1.2.2, with the losing reason
 //! - `policy`    — prefix lists and import/export policies
 //! - `peer`      — neighbor configuration and the state shared with the API

@@ -1,93 +1,164 @@
-//! Loc-RIB storage: one map per address family, IPv4 split into an index
-//! table and a dense, chunked slab.
+//! Loc-RIB storage: one map per address family, each an index table over a
+//! dense, chunked slab.
 //!
-//! IPv4 (a full table is ~1M prefixes) is stored in two parts:
+//! A full table is ~1M IPv4 and ~160k IPv6 prefixes. Each family
+//! (`FamilyMap`, generic over the address: `u32` or `u128`) is stored in two
+//! parts:
 //!
 //! - `table`: a `hashbrown::HashTable<u32>` whose buckets hold only the slab
 //!   index of an entry (4 bytes + 1 control byte). The key is not stored in
-//!   the table: lookups hash the prefix (FxHash of `address << 8 | length`),
-//!   and the 7-bit tag in the control byte lets hashbrown compare the key in
-//!   the slab almost only for the entry that really matches.
+//!   the table: lookups hash the prefix (FxHash of `address << 8 | length`
+//!   for IPv4, of both address halves and the length for IPv6), and the
+//!   7-bit tag in the control byte lets hashbrown compare the key in the
+//!   slab almost only for the entry that really matches.
 //! - `slab`: the keys and values in insertion order, dense (no holes), in
 //!   chunks of 2^14 entries that are never moved once allocated, so growth
 //!   neither copies nor doubles the slab. Each chunk keeps three parallel
-//!   arrays: addresses (`u32`), lengths (`u8`) and values (`V`), i.e.
-//!   5 + `size_of::<V>()` bytes per prefix. `remove` moves the last entry into
+//!   arrays: addresses (`u32` / `u128`), lengths (`u8`) and values (`V`),
+//!   i.e. 5 (IPv4) or 17 (IPv6) + `size_of::<V>()` bytes per prefix. Only
+//!   the first chunk starts small (16 entries) and doubles up to 2^14, so a
+//!   map with a handful of prefixes (an unused family, a short Adj-RIB-Out
+//!   batch) costs a few hundred bytes. `remove` moves the last entry into
 //!   the hole (one extra table probe to repoint its index) so the slab stays
 //!   dense; iteration walks the slab chunk by chunk and an emptied slab gives
 //!   its chunks back (one spare chunk is kept against churn at a boundary).
 //!
-//! Measured with 1M random IPv4 prefixes and a 32-byte `V` (`bench_1m_v4`
-//! below, release build): the old `FxHashMap<u64 key, V>` had 2^21 buckets ×
-//! (40 + 1) bytes = 86 MB, 86 B/prefix (RSS grew by 107 MB while filling it);
-//! this layout has 2^21 × (4 + 1) bytes = 10.5 MB of table plus 62 chunks ×
-//! 2^14 × (5 + 32) bytes = 37.6 MB of slab: 48.1 MB, 48 B/prefix, 44 % less
-//! (RSS grew by 49.6 MB). From 0.92M to 1.84M prefixes the table stays at
-//! 2^21 buckets, so a prefix costs 37 B plus its share of 10.5 MB.
+//! Measured with a 32-byte `V`, release build, best of five on a noisy
+//! 2-core VM (`bench_1m_v4`, `bench_160k_v6` and `bench_160k_v6_hash_map`
+//! below):
 //!
-//! Time, same run (best of five): inserting 1M took 73 ms (old: 120 ms; the
-//! table rehashes 5-byte buckets), iterating 1.1 ms (5.2 ms), but a random
-//! `get` is one dependent memory access longer: 70 ns (35 ns); `remove` with
-//! its second probe 180 ns (63 ns).
+//! - IPv4, 1M random prefixes: the old `FxHashMap<u64 key, V>` had 2^21
+//!   buckets × (40 + 1) bytes = 86 MB, 86 B/prefix (RSS grew by 107 MB while
+//!   filling it); this layout has 2^21 × (4 + 1) bytes = 10.5 MB of table
+//!   plus 62 chunks × 2^14 × (5 + 32) bytes = 37.6 MB of slab: 48.1 MB,
+//!   48 B/prefix, 44 % less (RSS grew by 49.7 MB). From 0.92M to 1.84M
+//!   prefixes the table stays at 2^21 buckets, so a prefix costs 37 B plus
+//!   its share of 10.5 MB. Inserting 1M took 73–93 ms (old: 120 ms),
+//!   iterating 1.0 ms (5.2 ms), a random `get` 70–85 ns (35 ns: one
+//!   dependent memory access more), `remove` with its second probe
+//!   180–250 ns (63 ns). (Run-to-run noise here is ±20 %.)
+//! - IPv6, 160,147 random prefixes /29–/48: the old `FxHashMap<Ipv6Net, V>`
+//!   had 2^18 buckets × (56 + 1) bytes = 14.9 MB, 93 B/prefix (RSS grew by
+//!   20.6 MB: the old and the doubled table coexist while it rehashes); this
+//!   layout has 2^18 × 5 bytes = 1.3 MB of table plus 10 chunks × 2^14 ×
+//!   (17 + 32) bytes = 8.0 MB of slab: 9.3 MB, 58 B/prefix, 37 % less (RSS
+//!   grew by 9.5 MB). Inserting took 9.0 ms (19.6 ms), iterating 0.10 ms
+//!   (0.62 ms), a random `get` 37 ns (26 ns), `remove` 46–54 ns (26–31 ns).
 //!
-//! A slab index is a `u32`: an IPv4 prefix beyond the 2^32nd panics (after
-//! ~160 GB of slab) rather than wrap. IPv6 keeps an `FxHashMap<Ipv6Net, V>`
-//! (17-byte keys; ~200k prefixes).
+//! A slab index is a `u32`: a family's prefix beyond the 2^32nd panics
+//! (after ~160 GB of slab) rather than wrap.
 
 use std::fmt;
 use std::hash::BuildHasher;
-use std::net::Ipv4Addr;
+use std::iter::Zip;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::vec;
 
 use clos_wire::{IpNet, Ipv4Net, Ipv6Net};
 use hashbrown::hash_table::{Entry as TableEntry, HashTable};
-use rustc_hash::{FxBuildHasher, FxHashMap};
+use rustc_hash::FxBuildHasher;
 
 /// Entries per slab chunk: 512 KiB of values at a 32-byte `V`.
 const CHUNK_BITS: u32 = 14;
 const CHUNK: usize = 1 << CHUNK_BITS;
 const CHUNK_MASK: usize = CHUNK - 1;
+/// The first chunk starts this small and doubles up to `CHUNK`, so a map
+/// that only ever holds a few prefixes (an idle family, a short Adj-RIB-Out
+/// batch) does not allocate a whole chunk.
+const FIRST_CHUNK: usize = 16;
 
-/// An IPv4 prefix as stored: address and length (the address keeps any host
-/// bits, as `Ipv4Net` does, so `10.0.0.1/8` and `10.0.0.0/8` differ).
+/// The address of a prefix as stored in the slab: `u32` for IPv4, `u128`
+/// for IPv6. It keeps any host bits, as `Ipv4Net`/`Ipv6Net` do, so
+/// `10.0.0.1/8` and `10.0.0.0/8` are different keys.
+trait Addr: Copy + Eq {
+    /// The family's name, for the overflow panic.
+    const FAMILY: &'static str;
+    fn hash(self, len: u8) -> u64;
+    /// The length came from a valid prefix of the family.
+    fn prefix(self, len: u8) -> IpNet;
+}
+
+impl Addr for u32 {
+    const FAMILY: &'static str = "IPv4";
+
+    fn hash(self, len: u8) -> u64 {
+        FxBuildHasher.hash_one(((self as u64) << 8) | len as u64)
+    }
+
+    fn prefix(self, len: u8) -> IpNet {
+        IpNet::V4(Ipv4Net::new(Ipv4Addr::from(self), len).unwrap_or_default())
+    }
+}
+
+impl Addr for u128 {
+    const FAMILY: &'static str = "IPv6";
+
+    fn hash(self, len: u8) -> u64 {
+        // Routed IPv6 prefixes carry their bits in the upper half; fold the
+        // halves so both reach the bits hashbrown uses.
+        let hi = (self >> 64) as u64;
+        let lo = self as u64;
+        FxBuildHasher.hash_one((hi, lo ^ len as u64))
+    }
+
+    fn prefix(self, len: u8) -> IpNet {
+        IpNet::V6(Ipv6Net::new(Ipv6Addr::from(self), len).unwrap_or_default())
+    }
+}
+
+/// A prefix as stored: address and length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct V4Key {
-    addr: u32,
+struct Key<A> {
+    addr: A,
     len: u8,
 }
 
-impl V4Key {
-    fn new(p: &Ipv4Net) -> V4Key {
-        V4Key {
-            addr: u32::from(p.addr()),
-            len: p.prefix_len(),
-        }
-    }
-
+impl<A: Addr> Key<A> {
     fn hash(self) -> u64 {
-        FxBuildHasher.hash_one(((self.addr as u64) << 8) | self.len as u64)
-    }
-
-    fn prefix(self) -> IpNet {
-        // The length came from a valid Ipv4Net.
-        IpNet::V4(Ipv4Net::new(Ipv4Addr::from(self.addr), self.len).unwrap_or_default())
+        self.addr.hash(self.len)
     }
 }
 
-/// `CHUNK` entries (the last chunk may hold fewer); the three arrays always
-/// have the same length.
+fn v4_key(p: &Ipv4Net) -> Key<u32> {
+    Key {
+        addr: u32::from(p.addr()),
+        len: p.prefix_len(),
+    }
+}
+
+fn v6_key(p: &Ipv6Net) -> Key<u128> {
+    Key {
+        addr: u128::from(p.addr()),
+        len: p.prefix_len(),
+    }
+}
+
+/// Up to `CHUNK` entries; the three arrays always have the same length.
 #[derive(Debug)]
-struct Chunk<V> {
-    addr: Vec<u32>,
+struct Chunk<A, V> {
+    addr: Vec<A>,
     len: Vec<u8>,
     vals: Vec<V>,
 }
 
-impl<V> Chunk<V> {
-    fn new() -> Self {
+impl<A: Addr, V> Chunk<A, V> {
+    fn with_capacity(n: usize) -> Self {
         Chunk {
-            addr: Vec::with_capacity(CHUNK),
-            len: Vec::with_capacity(CHUNK),
-            vals: Vec::with_capacity(CHUNK),
+            addr: Vec::with_capacity(n),
+            len: Vec::with_capacity(n),
+            vals: Vec::with_capacity(n),
+        }
+    }
+
+    /// Room for one more entry: only the first chunk can be short of
+    /// `CHUNK`; it doubles (exactly, so it ends at `CHUNK`).
+    fn grow(&mut self) {
+        let cap = self.vals.capacity();
+        if self.vals.len() == cap {
+            let more = (cap * 2).clamp(FIRST_CHUNK, CHUNK) - self.vals.len();
+            self.addr.reserve_exact(more);
+            self.len.reserve_exact(more);
+            self.vals.reserve_exact(more);
         }
     }
 
@@ -96,7 +167,7 @@ impl<V> Chunk<V> {
             .iter()
             .zip(&self.len)
             .zip(&self.vals)
-            .map(|((&addr, &len), v)| (V4Key { addr, len }.prefix(), v))
+            .map(|((&addr, &len), v)| (addr.prefix(len), v))
     }
 }
 
@@ -104,12 +175,12 @@ impl<V> Chunk<V> {
 /// `i >> CHUNK_BITS`, offset `i & CHUNK_MASK`. All chunks before the one
 /// holding the last entry are full.
 #[derive(Debug)]
-struct Slab<V> {
-    chunks: Vec<Chunk<V>>,
+struct Slab<A, V> {
+    chunks: Vec<Chunk<A, V>>,
     len: usize,
 }
 
-impl<V> Default for Slab<V> {
+impl<A, V> Default for Slab<A, V> {
     fn default() -> Self {
         Slab {
             chunks: Vec::new(),
@@ -118,16 +189,16 @@ impl<V> Default for Slab<V> {
     }
 }
 
-impl<V> Slab<V> {
+impl<A: Addr, V> Slab<A, V> {
     fn locate(i: u32) -> (usize, usize) {
         let i = i as usize;
         (i >> CHUNK_BITS, i & CHUNK_MASK)
     }
 
-    fn key(&self, i: u32) -> V4Key {
+    fn key(&self, i: u32) -> Key<A> {
         let (c, o) = Self::locate(i);
         let chunk = &self.chunks[c];
-        V4Key {
+        Key {
             addr: chunk.addr[o],
             len: chunk.len[o],
         }
@@ -144,15 +215,17 @@ impl<V> Slab<V> {
     }
 
     /// Appends an entry and returns its index.
-    fn push(&mut self, key: V4Key, value: V) -> u32 {
+    fn push(&mut self, key: Key<A>, value: V) -> u32 {
         let Ok(i) = u32::try_from(self.len) else {
-            panic!("IPv4 Loc-RIB full: {} prefixes", self.len);
+            panic!("{} Loc-RIB full: {} prefixes", A::FAMILY, self.len);
         };
         let (c, _) = Self::locate(i);
         if c == self.chunks.len() {
-            self.chunks.push(Chunk::new());
+            let cap = if c == 0 { FIRST_CHUNK } else { CHUNK };
+            self.chunks.push(Chunk::with_capacity(cap));
         }
         let chunk = &mut self.chunks[c];
+        chunk.grow();
         chunk.addr.push(key.addr);
         chunk.len.push(key.len);
         chunk.vals.push(value);
@@ -162,7 +235,8 @@ impl<V> Slab<V> {
 
     /// Removes entry `i` by moving the last entry into its place; returns the
     /// value of `i`. The caller repoints the table from the old last index
-    /// (`len()` after the call) to `i`.
+    /// (`len` after the call) to `i`.
+    #[inline]
     fn swap_remove(&mut self, i: u32) -> V {
         let last = self.len - 1;
         let (lc, _) = Self::locate(last as u32);
@@ -196,52 +270,69 @@ impl<V> Slab<V> {
     }
 }
 
-/// The IPv4 half: index table over the slab.
-struct V4Map<V> {
+/// One family: index table over the slab.
+struct FamilyMap<A, V> {
     table: HashTable<u32>,
-    slab: Slab<V>,
+    slab: Slab<A, V>,
 }
 
-impl<V> V4Map<V> {
+impl<A: Addr, V> FamilyMap<A, V> {
     fn new() -> Self {
-        V4Map {
+        FamilyMap {
             table: HashTable::new(),
             slab: Slab::default(),
         }
     }
 
-    fn find(&self, key: V4Key) -> Option<u32> {
+    #[inline]
+    fn find(&self, key: Key<A>) -> Option<u32> {
         let slab = &self.slab;
         self.table
             .find(key.hash(), |&i| slab.key(i) == key)
             .copied()
     }
 
-    fn get(&self, key: V4Key) -> Option<&V> {
+    fn get(&self, key: Key<A>) -> Option<&V> {
         self.find(key).map(|i| self.slab.value(i))
     }
 
-    fn get_mut(&mut self, key: V4Key) -> Option<&mut V> {
+    fn get_mut(&mut self, key: Key<A>) -> Option<&mut V> {
         self.find(key).map(|i| self.slab.value_mut(i))
     }
 
-    fn entry_or_insert_with(&mut self, key: V4Key, f: impl FnOnce() -> V) -> &mut V {
+    /// The index of `key`, appended with `f()` if absent; true if it was.
+    #[inline]
+    fn entry(&mut self, key: Key<A>, f: impl FnOnce() -> V) -> (u32, bool) {
         let slab = &self.slab;
-        let i = match self
+        match self
             .table
             .entry(key.hash(), |&i| slab.key(i) == key, |&i| slab.key(i).hash())
         {
-            TableEntry::Occupied(e) => *e.get(),
+            TableEntry::Occupied(e) => (*e.get(), true),
             TableEntry::Vacant(e) => {
                 let i = self.slab.push(key, f());
                 e.insert(i);
-                i
+                (i, false)
             }
-        };
+        }
+    }
+
+    fn entry_or_insert_with(&mut self, key: Key<A>, f: impl FnOnce() -> V) -> &mut V {
+        let (i, _) = self.entry(key, f);
         self.slab.value_mut(i)
     }
 
-    fn remove(&mut self, key: V4Key) -> Option<V> {
+    fn insert(&mut self, key: Key<A>, value: V) -> Option<V> {
+        let mut value = Some(value);
+        let (i, existed) = self.entry(key, || value.take().expect("taken once"));
+        match value {
+            Some(v) if existed => Some(std::mem::replace(self.slab.value_mut(i), v)),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    fn remove(&mut self, key: Key<A>) -> Option<V> {
         let slab = &self.slab;
         let (i, _) = self
             .table
@@ -282,7 +373,10 @@ impl<V> V4Map<V> {
             assert_eq!(chunk.addr.len(), want);
             assert_eq!(chunk.len.len(), want);
             assert_eq!(chunk.vals.len(), want);
-            assert_eq!(chunk.vals.capacity(), CHUNK);
+            assert!(chunk.vals.capacity() <= CHUNK);
+            if c > 0 || want == CHUNK {
+                assert_eq!(chunk.vals.capacity(), CHUNK);
+            }
         }
     }
 
@@ -290,35 +384,38 @@ impl<V> V4Map<V> {
     /// one group of trailing control bytes) and slab chunks.
     #[cfg(test)]
     fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
         let cap = self.table.capacity();
-        let buckets = if cap == 0 {
+        let table = if cap == 0 {
             0
         } else {
-            (cap * 8 / 7).next_power_of_two()
+            (cap * 8 / 7).next_power_of_two() * (size_of::<u32>() + 1) + 16
         };
-        let table = if buckets == 0 {
-            0
-        } else {
-            buckets * (std::mem::size_of::<u32>() + 1) + 16
-        };
-        let per_entry = std::mem::size_of::<u32>() + 1 + std::mem::size_of::<V>();
-        table
-            + self.slab.chunks.len() * CHUNK * per_entry
-            + self.slab.chunks.capacity() * std::mem::size_of::<Chunk<V>>()
+        let slab: usize = self
+            .slab
+            .chunks
+            .iter()
+            .map(|c| {
+                c.addr.capacity() * size_of::<A>()
+                    + c.len.capacity()
+                    + c.vals.capacity() * size_of::<V>()
+            })
+            .sum();
+        table + slab + self.slab.chunks.capacity() * size_of::<Chunk<A, V>>()
     }
 }
 
-/// Prefix → `V`, split by family.
+/// Prefix → `V`, one index table over a slab per family.
 pub struct PrefixMap<V> {
-    v4: V4Map<V>,
-    v6: FxHashMap<Ipv6Net, V>,
+    v4: FamilyMap<u32, V>,
+    v6: FamilyMap<u128, V>,
 }
 
 impl<V> Default for PrefixMap<V> {
     fn default() -> Self {
         PrefixMap {
-            v4: V4Map::new(),
-            v6: FxHashMap::default(),
+            v4: FamilyMap::new(),
+            v6: FamilyMap::new(),
         }
     }
 }
@@ -330,33 +427,46 @@ impl<V: fmt::Debug> fmt::Debug for PrefixMap<V> {
 }
 
 impl<V: Default> PrefixMap<V> {
+    #[inline]
     pub fn entry_or_default(&mut self, prefix: IpNet) -> &mut V {
         match prefix {
-            IpNet::V4(p) => self.v4.entry_or_insert_with(V4Key::new(&p), V::default),
-            IpNet::V6(p) => self.v6.entry(p).or_default(),
+            IpNet::V4(p) => self.v4.entry_or_insert_with(v4_key(&p), V::default),
+            IpNet::V6(p) => self.v6.entry_or_insert_with(v6_key(&p), V::default),
         }
     }
 }
 
 impl<V> PrefixMap<V> {
+    /// Sets the value of `prefix`, returning the one it replaced.
+    #[inline]
+    pub fn insert(&mut self, prefix: IpNet, value: V) -> Option<V> {
+        match prefix {
+            IpNet::V4(p) => self.v4.insert(v4_key(&p), value),
+            IpNet::V6(p) => self.v6.insert(v6_key(&p), value),
+        }
+    }
+
+    #[inline]
     pub fn get(&self, prefix: &IpNet) -> Option<&V> {
         match prefix {
-            IpNet::V4(p) => self.v4.get(V4Key::new(p)),
-            IpNet::V6(p) => self.v6.get(p),
+            IpNet::V4(p) => self.v4.get(v4_key(p)),
+            IpNet::V6(p) => self.v6.get(v6_key(p)),
         }
     }
 
+    #[inline]
     pub fn get_mut(&mut self, prefix: &IpNet) -> Option<&mut V> {
         match prefix {
-            IpNet::V4(p) => self.v4.get_mut(V4Key::new(p)),
-            IpNet::V6(p) => self.v6.get_mut(p),
+            IpNet::V4(p) => self.v4.get_mut(v4_key(p)),
+            IpNet::V6(p) => self.v6.get_mut(v6_key(p)),
         }
     }
 
+    #[inline]
     pub fn remove(&mut self, prefix: &IpNet) -> Option<V> {
         match prefix {
-            IpNet::V4(p) => self.v4.remove(V4Key::new(p)),
-            IpNet::V6(p) => self.v6.remove(p),
+            IpNet::V4(p) => self.v4.remove(v4_key(p)),
+            IpNet::V6(p) => self.v6.remove(v6_key(p)),
         }
     }
 
@@ -364,19 +474,88 @@ impl<V> PrefixMap<V> {
         self.v4.len() + self.v6.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Heap bytes by capacity (see `FamilyMap::heap_bytes`).
+    #[cfg(test)]
+    pub fn heap_bytes(&self) -> usize {
+        self.v4.heap_bytes() + self.v6.heap_bytes()
+    }
+
     pub fn values(&self) -> impl Iterator<Item = &V> {
-        self.v4.slab.values().chain(self.v6.values())
+        self.v4.slab.values().chain(self.v6.slab.values())
     }
 
     pub fn keys(&self) -> impl Iterator<Item = IpNet> + '_ {
         self.iter().map(|(p, _)| p)
     }
 
+    /// IPv4 then IPv6, each in slab order.
     pub fn iter(&self) -> impl Iterator<Item = (IpNet, &V)> {
-        self.v4
-            .slab
-            .iter()
-            .chain(self.v6.iter().map(|(p, v)| (IpNet::V6(*p), v)))
+        self.v4.slab.iter().chain(self.v6.slab.iter())
+    }
+}
+
+/// Consumes the map (IPv4 then IPv6, in slab order), freeing each slab
+/// chunk once it is consumed.
+impl<V> IntoIterator for PrefixMap<V> {
+    type Item = (IpNet, V);
+    type IntoIter = IntoIter<V>;
+
+    fn into_iter(self) -> IntoIter<V> {
+        IntoIter {
+            v4: ChunksIntoIter::new(self.v4.slab),
+            v6: ChunksIntoIter::new(self.v6.slab),
+        }
+    }
+}
+
+pub struct IntoIter<V> {
+    v4: ChunksIntoIter<u32, V>,
+    v6: ChunksIntoIter<u128, V>,
+}
+
+impl<V> Iterator for IntoIter<V> {
+    type Item = (IpNet, V);
+
+    fn next(&mut self) -> Option<(IpNet, V)> {
+        self.v4.next().or_else(|| self.v6.next())
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.v4.left + self.v6.left;
+        (n, Some(n))
+    }
+}
+
+type ChunkIntoIter<A, V> = Zip<Zip<vec::IntoIter<A>, vec::IntoIter<u8>>, vec::IntoIter<V>>;
+
+struct ChunksIntoIter<A, V> {
+    chunks: vec::IntoIter<Chunk<A, V>>,
+    chunk: Option<ChunkIntoIter<A, V>>,
+    left: usize,
+}
+
+impl<A: Addr, V> ChunksIntoIter<A, V> {
+    fn new(slab: Slab<A, V>) -> Self {
+        ChunksIntoIter {
+            chunks: slab.chunks.into_iter(),
+            chunk: None,
+            left: slab.len,
+        }
+    }
+
+    fn next(&mut self) -> Option<(IpNet, V)> {
+        loop {
+            if let Some(((addr, len), v)) = self.chunk.as_mut().and_then(Iterator::next) {
+                self.left -= 1;
+                return Some((addr.prefix(len), v));
+            }
+            let c = self.chunks.next()?;
+            self.chunk = Some(c.addr.into_iter().zip(c.len).zip(c.vals));
+        }
     }
 }
 
@@ -399,23 +578,32 @@ mod tests {
         *s
     }
 
-    /// A random prefix: mostly IPv4 with any length 0..=32 (host bits kept
-    /// or not), some IPv6. `space` bounds the addresses so keys repeat.
+    /// A random prefix: IPv4 with any length 0..=32 (host bits kept or
+    /// not), or one time in four IPv6 with any length 32..=64 and addresses
+    /// in the upper or the lower half. `space` bounds the addresses so keys
+    /// repeat.
     fn random_prefix(seed: &mut u64, space: u32) -> IpNet {
         let r = xorshift(seed);
         let len = (r >> 40) as u8 % 33;
         let addr = Ipv4Addr::from((r as u32) % space);
-        if (r >> 50) & 15 == 0 {
-            let a = Ipv6Addr::from(0x2001_0db8_u128 << 96 | (r as u128 % space as u128) << 64);
+        if (r >> 50) & 3 == 0 {
+            let bits = r as u128 % space as u128;
+            let shift = if (r >> 53) & 1 == 0 { 64 } else { 0 };
+            let a = Ipv6Addr::from(0x2001_0db8_u128 << 96 | bits << shift);
             return IpNet::V6(Ipv6Net::new(a, 32 + len).unwrap());
         }
         let p = Ipv4Net::new(addr, len).unwrap();
         IpNet::V4(if (r >> 56) & 1 == 0 { p.trunc() } else { p })
     }
 
+    fn check(m: &PrefixMap<u64>) {
+        m.v4.check();
+        m.v6.check();
+    }
+
     /// Compares everything the map exposes with the model.
     fn assert_matches(m: &PrefixMap<u64>, model: &HashMap<IpNet, u64>) {
-        m.v4.check();
+        check(m);
         assert_eq!(m.len(), model.len());
         let iter: HashMap<IpNet, u64> = m.iter().map(|(p, v)| (p, *v)).collect();
         assert_eq!(&iter, model);
@@ -483,8 +671,10 @@ mod tests {
         assert_eq!(m.get(&net("0.0.0.0/32")), Some(&1));
         assert_eq!(m.remove(&net("255.255.255.255/32")), Some(2));
         assert_eq!(m.get(&net("255.255.255.255/0")), Some(&3));
-        assert_eq!(m.len(), keys.len() - 2);
-        m.v4.check();
+        assert_eq!(m.remove(&net("::/0")), Some(7));
+        assert_eq!(m.get(&net("::/128")), Some(&8));
+        assert_eq!(m.len(), keys.len() - 3);
+        check(&m);
     }
 
     #[test]
@@ -538,30 +728,37 @@ mod tests {
             assert_matches(&m, &model);
         }
         assert!(m.v4.slab.chunks.len() > 1);
+        assert!(m.v6.slab.chunks.len() > 1);
     }
 
-    #[test]
-    fn removed_slots_are_reused_and_chunks_released() {
+    /// Chunk count of the family of `p`.
+    fn chunks(m: &PrefixMap<u64>, p: &IpNet) -> usize {
+        match p {
+            IpNet::V4(_) => m.v4.slab.chunks.len(),
+            IpNet::V6(_) => m.v6.slab.chunks.len(),
+        }
+    }
+
+    fn removed_slots_case(prefix: impl Fn(usize) -> IpNet) {
         let n = 3 * CHUNK + 7;
-        let prefix =
-            |i: usize| IpNet::V4(Ipv4Net::new(Ipv4Addr::from(i as u32 * 256), 24).unwrap());
+        let p0 = prefix(0);
         let mut m: PrefixMap<u64> = PrefixMap::default();
         for i in 0..n {
             *m.entry_or_default(prefix(i)) = i as u64;
         }
-        assert_eq!(m.v4.slab.chunks.len(), 4);
+        assert_eq!(chunks(&m, &p0), 4);
         for i in (0..n).step_by(2) {
             assert_eq!(m.remove(&prefix(i)), Some(i as u64));
         }
         assert_eq!(m.len(), n / 2);
-        m.v4.check();
+        check(&m);
         // The freed half is filled again without a new chunk.
         for i in (0..n).step_by(2) {
             *m.entry_or_default(prefix(i + n)) = (i + n) as u64;
         }
         assert_eq!(m.len(), n);
-        assert_eq!(m.v4.slab.chunks.len(), 4);
-        m.v4.check();
+        assert_eq!(chunks(&m, &p0), 4);
+        check(&m);
         for i in (1..n).step_by(2) {
             assert_eq!(m.get(&prefix(i)), Some(&(i as u64)));
             assert_eq!(m.get(&prefix(i + n)), None);
@@ -576,11 +773,126 @@ mod tests {
         }
         assert_eq!(m.len(), 0);
         assert_eq!(m.iter().count(), 0);
-        assert!(m.v4.slab.chunks.len() <= 1);
-        m.v4.check();
+        assert!(chunks(&m, &p0) <= 1);
+        check(&m);
         *m.entry_or_default(prefix(1)) = 1;
         assert_eq!(m.get(&prefix(1)), Some(&1));
-        m.v4.check();
+        check(&m);
+    }
+
+    #[test]
+    fn removed_slots_are_reused_and_chunks_released() {
+        removed_slots_case(|i| {
+            IpNet::V4(Ipv4Net::new(Ipv4Addr::from(i as u32 * 256), 24).unwrap())
+        });
+    }
+
+    #[test]
+    fn removed_v6_slots_are_reused_and_chunks_released() {
+        // Keys that differ only in the upper half, or only in the length.
+        removed_slots_case(|i| {
+            let a = Ipv6Addr::from(0x2a00_u128 << 112 | (i as u128 / 4) << 80);
+            IpNet::V6(Ipv6Net::new(a, 45 + (i % 4) as u8).unwrap())
+        });
+    }
+
+    /// `n` distinct random IPv6 prefixes /29–/48, as routed (host bits clear).
+    fn random_v6(seed: &mut u64, n: usize) -> Vec<IpNet> {
+        let mut seen = HashSet::new();
+        let mut keys = Vec::with_capacity(n);
+        while keys.len() < n {
+            let r = xorshift(seed);
+            let len = 29 + (r >> 56) as u8 % 20;
+            let a = Ipv6Addr::from(0x2000_u128 << 112 | ((r as u128) << 64));
+            let p = IpNet::V6(Ipv6Net::new(a, len).unwrap().trunc());
+            if seen.insert(p) {
+                keys.push(p);
+            }
+        }
+        keys
+    }
+
+    #[test]
+    fn full_v6_table_matches_a_hash_map() {
+        let mut seed = 0x853c_49e6_748f_ea9b;
+        let keys = random_v6(&mut seed, 160_147);
+        let mut m: PrefixMap<u64> = PrefixMap::default();
+        let mut model: HashMap<IpNet, u64> = HashMap::new();
+        for (i, p) in keys.iter().enumerate() {
+            assert_eq!(m.insert(*p, i as u64), None);
+            model.insert(*p, i as u64);
+        }
+        assert_eq!(m.v6.slab.chunks.len(), 160_147usize.div_ceil(CHUNK));
+        assert_eq!(m.v4.slab.chunks.len(), 0);
+        assert_matches(&m, &model);
+        // Remove a random two thirds (each removal repoints the last entry,
+        // across chunk boundaries), overwrite some survivors, refill.
+        for (i, p) in keys.iter().enumerate() {
+            match xorshift(&mut seed) % 3 {
+                0 => {
+                    assert_eq!(m.insert(*p, !(i as u64)), Some(model[p]));
+                    model.insert(*p, !(i as u64));
+                }
+                _ => assert_eq!(m.remove(p), model.remove(p), "{p}"),
+            }
+            if i % 40_000 == 0 {
+                check(&m);
+            }
+        }
+        assert_matches(&m, &model);
+        assert!(m.v6.slab.chunks.len() <= model.len().div_ceil(CHUNK) + 1);
+        for (i, p) in random_v6(&mut seed, 50_000).into_iter().enumerate() {
+            *m.entry_or_default(p) = i as u64;
+            model.insert(p, i as u64);
+        }
+        assert_matches(&m, &model);
+        let drained: HashMap<IpNet, u64> = m.into_iter().collect();
+        assert_eq!(drained, model);
+    }
+
+    #[test]
+    fn small_maps_grow_the_first_chunk() {
+        let mut m: PrefixMap<u64> = PrefixMap::default();
+        assert_eq!(m.v4.heap_bytes() + m.v6.heap_bytes(), 0);
+        *m.entry_or_default(net("10.0.0.0/8")) = 1;
+        assert_eq!(m.v4.slab.chunks[0].vals.capacity(), FIRST_CHUNK);
+        assert!(m.v4.heap_bytes() < 1024, "{}", m.v4.heap_bytes());
+        for i in 0..CHUNK as u32 + 1 {
+            m.insert(IpNet::V4(Ipv4Net::new(Ipv4Addr::from(i), 32).unwrap()), 0);
+        }
+        assert_eq!(m.v4.slab.chunks.len(), 2);
+        check(&m);
+    }
+
+    #[test]
+    fn insert_and_into_iter() {
+        let mut m: PrefixMap<Option<Rc<u32>>> = PrefixMap::default();
+        let a = Rc::new(1);
+        assert!(m.is_empty());
+        assert_eq!(m.insert(net("10.0.0.0/8"), Some(a.clone())), None);
+        assert_eq!(m.insert(net("10.0.0.0/8"), None), Some(Some(a.clone())));
+        assert_eq!(m.insert(net("2001:db8::/32"), Some(a.clone())), None);
+        assert_eq!(m.insert(net("10.1.0.0/16"), Some(a.clone())), None);
+        assert_eq!(m.len(), 3);
+        assert_eq!(Rc::strong_count(&a), 3);
+        let mut it = m.into_iter();
+        assert_eq!(it.size_hint(), (3, Some(3)));
+        assert_eq!(it.next(), Some((net("10.0.0.0/8"), None)));
+        assert_eq!(it.size_hint(), (2, Some(2)));
+        drop(it);
+        assert_eq!(Rc::strong_count(&a), 1);
+        let mut m: PrefixMap<u64> = PrefixMap::default();
+        let mut want = Vec::new();
+        for i in 0..CHUNK as u32 + 3 {
+            let p = IpNet::V4(Ipv4Net::new(Ipv4Addr::from(i << 8), 24).unwrap());
+            m.insert(p, i as u64);
+            want.push((p, i as u64));
+        }
+        let p6 = net("2001:db8::/48");
+        m.insert(p6, 7);
+        want.push((p6, 7));
+        // IPv4 then IPv6, in slab (here: insertion) order.
+        assert_eq!(m.into_iter().collect::<Vec<_>>(), want);
     }
 
     #[test]
@@ -610,6 +922,58 @@ mod tests {
         pages * 4096
     }
 
+    /// Shuffled copy of `keys`, for lookups in random order.
+    fn shuffled(keys: &[IpNet], seed: &mut u64) -> Vec<IpNet> {
+        let mut lookup = keys.to_vec();
+        for i in (1..lookup.len()).rev() {
+            let j = xorshift(seed) as usize % (i + 1);
+            lookup.swap(i, j);
+        }
+        lookup
+    }
+
+    /// Three rounds of: insert `keys`, look all up in random order, iterate,
+    /// remove half; prints heap (by capacity), RSS delta and times.
+    fn bench(keys: &[IpNet], seed: &mut u64) {
+        let n = keys.len();
+        assert_eq!(std::mem::size_of::<V32>(), 32);
+        let lookup = shuffled(keys, seed);
+        for round in 0..3 {
+            let before = rss_bytes();
+            let t = std::time::Instant::now();
+            let mut m: PrefixMap<V32> = PrefixMap::default();
+            for (i, k) in keys.iter().enumerate() {
+                m.entry_or_default(*k).0[0] = i as u64;
+            }
+            let insert = t.elapsed();
+            let rss = rss_bytes() - before;
+            let heap = m.v4.heap_bytes() + m.v6.heap_bytes();
+            let t = std::time::Instant::now();
+            let mut sum = 0u64;
+            for k in &lookup {
+                sum = sum.wrapping_add(m.get(k).unwrap().0[0]);
+            }
+            let get = t.elapsed();
+            let t = std::time::Instant::now();
+            let isum = m.values().fold(0u64, |a, v| a.wrapping_add(v.0[0]));
+            let values = t.elapsed();
+            assert_eq!(sum, isum);
+            let t = std::time::Instant::now();
+            for k in &lookup[..n / 2] {
+                m.remove(k).unwrap();
+            }
+            let remove = t.elapsed();
+            assert_eq!(m.len(), n - n / 2);
+            eprintln!(
+                "round {round}: heap {:.2} MB ({:.1} B/prefix), rss delta {:.2} MB, \
+                 insert {insert:?}, get {get:?}, values {values:?}, remove half {remove:?}",
+                heap as f64 / 1e6,
+                heap as f64 / n as f64,
+                rss as f64 / 1e6,
+            );
+        }
+    }
+
     /// Memory and time of 1M random IPv4 prefixes with a 32-byte value:
     /// `cargo test --release -p clos-bgp --lib loc_rib -- --ignored
     /// --nocapture --test-threads=1` (the RSS delta of the first round is the
@@ -618,7 +982,6 @@ mod tests {
     #[ignore]
     fn bench_1m_v4() {
         const N: usize = 1_000_000;
-        assert_eq!(std::mem::size_of::<V32>(), 32);
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
         let mut seen = HashSet::new();
         let mut keys = Vec::with_capacity(N);
@@ -631,25 +994,55 @@ mod tests {
             }
         }
         drop(seen);
-        let mut lookup = keys.clone();
-        for i in (1..lookup.len()).rev() {
-            let j = xorshift(&mut seed) as usize % (i + 1);
-            lookup.swap(i, j);
-        }
+        bench(&keys, &mut seed);
+    }
+
+    /// The same for a full IPv6 table, 160,147 random prefixes /29–/48.
+    #[test]
+    #[ignore]
+    fn bench_160k_v6() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let keys = random_v6(&mut seed, 160_147);
+        bench(&keys, &mut seed);
+    }
+
+    /// The same rounds on the former IPv6 layout, `FxHashMap<Ipv6Net, V>`
+    /// (run it alone, `bench_160k_v6_hash_map`, for a meaningful RSS delta).
+    #[test]
+    #[ignore]
+    fn bench_160k_v6_hash_map() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let keys = random_v6(&mut seed, 160_147);
+        let n = keys.len();
+        let v6: Vec<Ipv6Net> = keys
+            .iter()
+            .map(|k| match k {
+                IpNet::V6(p) => *p,
+                IpNet::V4(_) => unreachable!(),
+            })
+            .collect();
+        let lookup: Vec<Ipv6Net> = shuffled(&keys, &mut seed)
+            .iter()
+            .map(|k| match k {
+                IpNet::V6(p) => *p,
+                IpNet::V4(_) => unreachable!(),
+            })
+            .collect();
         for round in 0..3 {
             let before = rss_bytes();
             let t = std::time::Instant::now();
-            let mut m: PrefixMap<V32> = PrefixMap::default();
-            for (i, k) in keys.iter().enumerate() {
-                m.entry_or_default(*k).0[0] = i as u64;
+            let mut m: rustc_hash::FxHashMap<Ipv6Net, V32> = Default::default();
+            for (i, k) in v6.iter().enumerate() {
+                m.entry(*k).or_default().0[0] = i as u64;
             }
             let insert = t.elapsed();
             let rss = rss_bytes() - before;
-            let heap = m.v4.heap_bytes();
+            let bucket = std::mem::size_of::<(Ipv6Net, V32)>() + 1;
+            let heap = (m.capacity() * 8 / 7).next_power_of_two() * bucket;
             let t = std::time::Instant::now();
             let mut sum = 0u64;
             for k in &lookup {
-                sum = sum.wrapping_add(m.get(k).unwrap().0[0]);
+                sum = sum.wrapping_add(m[k].0[0]);
             }
             let get = t.elapsed();
             let t = std::time::Instant::now();
@@ -657,16 +1050,16 @@ mod tests {
             let values = t.elapsed();
             assert_eq!(sum, isum);
             let t = std::time::Instant::now();
-            for k in &lookup[..N / 2] {
+            for k in &lookup[..n / 2] {
                 m.remove(k).unwrap();
             }
             let remove = t.elapsed();
-            assert_eq!(m.len(), N / 2);
             eprintln!(
-                "round {round}: heap {:.1} MB ({:.1} B/prefix), rss delta {:.1} MB, \
-                 insert {insert:?}, get {get:?}, values {values:?}, remove half {remove:?}",
+                "old round {round}: heap {:.2} MB ({:.1} B/prefix, {bucket} B/bucket), \
+                 rss delta {:.2} MB, insert {insert:?}, get {get:?}, values {values:?}, \
+                 remove half {remove:?}",
                 heap as f64 / 1e6,
-                heap as f64 / N as f64,
+                heap as f64 / n as f64,
                 rss as f64 / 1e6,
             );
         }

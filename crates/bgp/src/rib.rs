@@ -999,7 +999,6 @@ impl Rib {
                     .prefixes_advertised
                     .store(s.advertised, Ordering::Relaxed);
                 s.out.with(|pending| {
-                    pending.routes.reserve(queued.len());
                     for (prefix, attrs) in queued {
                         pending.routes.insert(prefix, attrs);
                     }
@@ -1386,13 +1385,16 @@ mod tests {
         ]));
         let told = monitor.take().routes;
         assert_eq!(told.len(), 1, "{told:?}");
-        let new = told[&p("10.0.2.0/24")].as_ref().expect("announced");
+        let new = told
+            .get(&p("10.0.2.0/24"))
+            .and_then(|a| a.as_ref())
+            .expect("announced");
         assert_eq!(new.as_path.as_ref().unwrap().to_string(), "65000 65001 400");
         assert_eq!(advertised(&rib), 2);
 
         // The same events one by one tell the same final state.
         rib.handle(update_event(1, 500, &[], &["10.0.0.0/24"]));
-        assert_eq!(monitor.take().routes[&p("10.0.0.0/24")], None);
+        assert_eq!(monitor.take().routes.get(&p("10.0.0.0/24")), Some(&None));
         assert_eq!(advertised(&rib), 1);
     }
 
