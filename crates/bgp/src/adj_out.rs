@@ -13,7 +13,8 @@
 //! 5 bytes per table bucket plus 13 per prefix, against 33 per bucket for
 //! an `FxHashMap<IpNet, _>` (18-byte `IpNet` + 8-byte value, padded). A slow
 //! peer with 1M prefixes queued holds 23.7 MB instead of 69.2 MB
-//! (`bench_pending_1m_v4`).
+//! (`bench_pending_1m_v4`, and for the former map the same benchmark as of
+//! commit 952cc0a).
 
 use std::sync::{Arc, Mutex};
 
@@ -133,6 +134,7 @@ impl Batch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::loc_rib::tests::{random_v4, rss_bytes, xorshift};
 
     fn p(s: &str) -> IpNet {
         s.parse().unwrap()
@@ -199,12 +201,6 @@ mod tests {
         assert_eq!(waiter.await.unwrap(), 1);
     }
 
-    fn rss_bytes() -> usize {
-        let s = std::fs::read_to_string("/proc/self/statm").unwrap();
-        let pages: usize = s.split_whitespace().nth(1).unwrap().parse().unwrap();
-        pages * 4096
-    }
-
     /// 1M random IPv4 prefixes /16–/24, a third withdrawn, the rest sharing
     /// 64 attribute sets.
     fn pending_1m_v4() -> (Vec<IpNet>, Vec<Option<Arc<PathAttributes>>>) {
@@ -217,34 +213,26 @@ mod tests {
             })
             .collect();
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut seen = std::collections::HashSet::new();
-        let mut prefixes = Vec::with_capacity(1_000_000);
-        let mut attrs = Vec::with_capacity(1_000_000);
-        while prefixes.len() < 1_000_000 {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            let len = 16 + (seed >> 40) as u8 % 9;
-            let net = clos_wire::Ipv4Net::new((seed as u32).into(), len)
-                .unwrap()
-                .trunc();
-            if seen.insert(net) {
-                prefixes.push(IpNet::V4(net));
-                attrs.push(match (seed >> 50) % 3 {
+        let prefixes = random_v4(&mut seed, 1_000_000);
+        let attrs = prefixes
+            .iter()
+            .map(|_| {
+                let r = xorshift(&mut seed);
+                match r % 3 {
                     0 => None,
-                    _ => Some(sets[(seed >> 56) as usize % 64].clone()),
-                });
-            }
-        }
+                    _ => Some(sets[(r >> 56) as usize % 64].clone()),
+                }
+            })
+            .collect();
         (prefixes, attrs)
     }
 
     /// Memory (by capacity, and RSS delta while filling) and time of the
     /// pending map with 1M IPv4 prefixes, then of `Batch::from_routes`:
     /// `cargo test --release -p clos-bgp --lib
-    /// adj_out::tests::bench_pending_1m_v4 -- --ignored --nocapture --exact`;
-    /// `..._hash_map` does the same with the former
-    /// `FxHashMap<IpNet, Option<Arc<PathAttributes>>>` (run each alone).
+    /// adj_out::tests::bench_pending_1m_v4 -- --ignored --nocapture --exact`.
+    /// (The former `FxHashMap<IpNet, _>` was measured the same way by
+    /// `bench_pending_1m_v4_hash_map` as of commit 952cc0a.)
     #[test]
     #[ignore]
     fn bench_pending_1m_v4() {
@@ -269,33 +257,6 @@ mod tests {
         eprintln!(
             "PrefixMap: heap {:.1} MB, rss delta {:.1} MB, insert {insert:?}, \
              from_routes {from_routes:?}",
-            heap as f64 / 1e6,
-            rss as f64 / 1e6
-        );
-    }
-
-    #[test]
-    #[ignore]
-    fn bench_pending_1m_v4_hash_map() {
-        type Old = FxHashMap<IpNet, Option<Arc<PathAttributes>>>;
-        let (prefixes, attrs) = pending_1m_v4();
-        let before = rss_bytes();
-        let t = std::time::Instant::now();
-        let mut routes = Old::default();
-        for (p, a) in prefixes.iter().zip(&attrs) {
-            routes.insert(*p, a.clone());
-        }
-        let insert = t.elapsed();
-        let rss = rss_bytes() - before;
-        let bucket = std::mem::size_of::<(IpNet, Option<Arc<PathAttributes>>)>() + 1;
-        let heap = (routes.capacity() * 8 / 7).next_power_of_two() * bucket;
-        let t = std::time::Instant::now();
-        let batch = Batch::from_routes(routes);
-        let from_routes = t.elapsed();
-        assert!(!batch.announced.is_empty());
-        eprintln!(
-            "FxHashMap<IpNet, _>: heap {:.1} MB ({bucket} B/bucket), rss delta {:.1} MB, \
-             insert {insert:?}, from_routes {from_routes:?}",
             heap as f64 / 1e6,
             rss as f64 / 1e6
         );

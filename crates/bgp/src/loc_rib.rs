@@ -24,8 +24,8 @@
 //!   its chunks back (one spare chunk is kept against churn at a boundary).
 //!
 //! Measured with a 32-byte `V`, release build, best of five on a noisy
-//! 2-core VM (`bench_1m_v4`, `bench_160k_v6` and `bench_160k_v6_hash_map`
-//! below):
+//! 2-core VM (`bench_1m_v4` and `bench_160k_v6` below; the former layout
+//! with the same rounds, `bench_160k_v6_hash_map` as of commit 952cc0a):
 //!
 //! - IPv4, 1M random prefixes: the old `FxHashMap<u64 key, V>` had 2^21
 //!   buckets × (40 + 1) bytes = 86 MB, 86 B/prefix (RSS grew by 107 MB while
@@ -560,7 +560,7 @@ impl<A: Addr, V> ChunksIntoIter<A, V> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::collections::{HashMap, HashSet};
     use std::net::Ipv6Addr;
     use std::rc::Rc;
@@ -571,7 +571,7 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn xorshift(s: &mut u64) -> u64 {
+    pub(crate) fn xorshift(s: &mut u64) -> u64 {
         *s ^= *s << 13;
         *s ^= *s >> 7;
         *s ^= *s << 17;
@@ -796,6 +796,21 @@ mod tests {
         });
     }
 
+    /// `n` distinct random IPv4 prefixes /16–/24, as routed (host bits clear).
+    pub(crate) fn random_v4(seed: &mut u64, n: usize) -> Vec<IpNet> {
+        let mut seen = HashSet::new();
+        let mut keys = Vec::with_capacity(n);
+        while keys.len() < n {
+            let r = xorshift(seed);
+            let len = 16 + (r >> 40) as u8 % 9;
+            let p = IpNet::V4(Ipv4Net::new(Ipv4Addr::from(r as u32), len).unwrap().trunc());
+            if seen.insert(p) {
+                keys.push(p);
+            }
+        }
+        keys
+    }
+
     /// `n` distinct random IPv6 prefixes /29–/48, as routed (host bits clear).
     fn random_v6(seed: &mut u64, n: usize) -> Vec<IpNet> {
         let mut seen = HashSet::new();
@@ -916,7 +931,8 @@ mod tests {
     #[derive(Debug, Default, Clone, Copy, PartialEq)]
     struct V32([u64; 4]);
 
-    fn rss_bytes() -> usize {
+    /// Resident bytes of this process, for the benchmarks' RSS deltas.
+    pub(crate) fn rss_bytes() -> usize {
         let s = std::fs::read_to_string("/proc/self/statm").unwrap();
         let pages: usize = s.split_whitespace().nth(1).unwrap().parse().unwrap();
         pages * 4096
@@ -981,19 +997,8 @@ mod tests {
     #[test]
     #[ignore]
     fn bench_1m_v4() {
-        const N: usize = 1_000_000;
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut seen = HashSet::new();
-        let mut keys = Vec::with_capacity(N);
-        while keys.len() < N {
-            let r = xorshift(&mut seed);
-            let len = 16 + (r >> 40) as u8 % 9;
-            let p = Ipv4Net::new(Ipv4Addr::from(r as u32), len).unwrap().trunc();
-            if seen.insert(p) {
-                keys.push(IpNet::V4(p));
-            }
-        }
-        drop(seen);
+        let keys = random_v4(&mut seed, 1_000_000);
         bench(&keys, &mut seed);
     }
 
@@ -1004,64 +1009,5 @@ mod tests {
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
         let keys = random_v6(&mut seed, 160_147);
         bench(&keys, &mut seed);
-    }
-
-    /// The same rounds on the former IPv6 layout, `FxHashMap<Ipv6Net, V>`
-    /// (run it alone, `bench_160k_v6_hash_map`, for a meaningful RSS delta).
-    #[test]
-    #[ignore]
-    fn bench_160k_v6_hash_map() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let keys = random_v6(&mut seed, 160_147);
-        let n = keys.len();
-        let v6: Vec<Ipv6Net> = keys
-            .iter()
-            .map(|k| match k {
-                IpNet::V6(p) => *p,
-                IpNet::V4(_) => unreachable!(),
-            })
-            .collect();
-        let lookup: Vec<Ipv6Net> = shuffled(&keys, &mut seed)
-            .iter()
-            .map(|k| match k {
-                IpNet::V6(p) => *p,
-                IpNet::V4(_) => unreachable!(),
-            })
-            .collect();
-        for round in 0..3 {
-            let before = rss_bytes();
-            let t = std::time::Instant::now();
-            let mut m: rustc_hash::FxHashMap<Ipv6Net, V32> = Default::default();
-            for (i, k) in v6.iter().enumerate() {
-                m.entry(*k).or_default().0[0] = i as u64;
-            }
-            let insert = t.elapsed();
-            let rss = rss_bytes() - before;
-            let bucket = std::mem::size_of::<(Ipv6Net, V32)>() + 1;
-            let heap = (m.capacity() * 8 / 7).next_power_of_two() * bucket;
-            let t = std::time::Instant::now();
-            let mut sum = 0u64;
-            for k in &lookup {
-                sum = sum.wrapping_add(m[k].0[0]);
-            }
-            let get = t.elapsed();
-            let t = std::time::Instant::now();
-            let isum = m.values().fold(0u64, |a, v| a.wrapping_add(v.0[0]));
-            let values = t.elapsed();
-            assert_eq!(sum, isum);
-            let t = std::time::Instant::now();
-            for k in &lookup[..n / 2] {
-                m.remove(k).unwrap();
-            }
-            let remove = t.elapsed();
-            eprintln!(
-                "old round {round}: heap {:.2} MB ({:.1} B/prefix, {bucket} B/bucket), \
-                 rss delta {:.2} MB, insert {insert:?}, get {get:?}, values {values:?}, \
-                 remove half {remove:?}",
-                heap as f64 / 1e6,
-                heap as f64 / n as f64,
-                rss as f64 / 1e6,
-            );
-        }
     }
 }
