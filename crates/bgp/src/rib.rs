@@ -1310,27 +1310,18 @@ mod tests {
 
     /// Peer `n` announces `prefixes` with next hop 192.0.2.n.
     fn announce(rib: &mut Rib, n: u8, prefixes: &[&str]) {
-        rib.handle(RibEvent::Update {
-            peer: u32::from(n),
-            attributes: Arc::new(PathAttributes {
-                origin: Some(Origin::Igp),
-                as_path: Some(AsPath::sequence(vec![65000 + u32::from(n)])),
-                next_hop: Some(Ipv4Addr::new(192, 0, 2, n)),
-                ..Default::default()
-            }),
-            announced: prefixes.iter().map(|p| p.parse().unwrap()).collect(),
-            withdrawn: vec![],
-            filtered: 0,
-        });
+        rib.handle(update_event(n, &[], prefixes, &[]));
     }
 
-    /// Peer `n`'s UPDATE for `prefixes` with AS path `n, origin`.
-    fn update_event(n: u8, origin: u32, announced: &[&str], withdrawn: &[&str]) -> RibEvent {
+    /// Peer `n`'s UPDATE with next hop 192.0.2.n and AS path `65000 + n`
+    /// followed by `path`.
+    fn update_event(n: u8, path: &[u32], announced: &[&str], withdrawn: &[&str]) -> RibEvent {
+        let asns = std::iter::once(65000 + u32::from(n)).chain(path.iter().copied());
         RibEvent::Update {
             peer: u32::from(n),
             attributes: Arc::new(PathAttributes {
                 origin: Some(Origin::Igp),
-                as_path: Some(AsPath::sequence(vec![65000 + u32::from(n), origin])),
+                as_path: Some(AsPath::sequence(asns)),
                 next_hop: Some(Ipv4Addr::new(192, 0, 2, n)),
                 ..Default::default()
             }),
@@ -1357,10 +1348,10 @@ mod tests {
         // Changed twice in one batch: exported once, with the last path; a
         // prefix announced and withdrawn in the same batch is never told.
         rib.handle(RibEvent::Batch(vec![
-            update_event(1, 100, &["10.0.0.0/24", "10.0.1.0/24"], &[]),
-            update_event(1, 200, &["10.0.0.0/24"], &[]),
-            update_event(1, 300, &["10.0.2.0/24"], &[]),
-            update_event(1, 300, &[], &["10.0.1.0/24", "10.9.9.0/24"]),
+            update_event(1, &[100], &["10.0.0.0/24", "10.0.1.0/24"], &[]),
+            update_event(1, &[200], &["10.0.0.0/24"], &[]),
+            update_event(1, &[300], &["10.0.2.0/24"], &[]),
+            update_event(1, &[300], &[], &["10.0.1.0/24", "10.9.9.0/24"]),
         ]));
         let told = monitor.take().routes;
         assert_eq!(told.len(), 2, "{told:?}");
@@ -1379,9 +1370,9 @@ mod tests {
         // peer already has it, nothing to send; withdrawn then changed: one
         // announcement.
         rib.handle(RibEvent::Batch(vec![
-            update_event(1, 200, &[], &["10.0.0.0/24", "10.0.2.0/24"]),
-            update_event(1, 200, &["10.0.0.0/24"], &[]),
-            update_event(1, 400, &["10.0.2.0/24"], &[]),
+            update_event(1, &[200], &[], &["10.0.0.0/24", "10.0.2.0/24"]),
+            update_event(1, &[200], &["10.0.0.0/24"], &[]),
+            update_event(1, &[400], &["10.0.2.0/24"], &[]),
         ]));
         let told = monitor.take().routes;
         assert_eq!(told.len(), 1, "{told:?}");
@@ -1393,7 +1384,7 @@ mod tests {
         assert_eq!(advertised(&rib), 2);
 
         // The same events one by one tell the same final state.
-        rib.handle(update_event(1, 500, &[], &["10.0.0.0/24"]));
+        rib.handle(update_event(1, &[500], &[], &["10.0.0.0/24"]));
         assert_eq!(monitor.take().routes.get(&p("10.0.0.0/24")), Some(&None));
         assert_eq!(advertised(&rib), 1);
     }
