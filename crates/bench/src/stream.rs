@@ -321,21 +321,22 @@ mod tests {
     use crate::routes::{RouteParams, FEEDER_ASN};
     use crate::util::Family;
 
-    /// Every UPDATE of a stream, decoded.
+    /// Every UPDATE of a stream, decoded; the stream must be whole messages.
     fn updates(stream: &Stream) -> Vec<clos_wire::Update> {
         let mut out = Vec::new();
-        let mut pos = 0;
-        while pos < stream.bytes.len() {
-            let len = usize::from(u16::from_be_bytes([
-                stream.bytes[pos + 16],
-                stream.bytes[pos + 17],
-            ]));
-            let msg = decode_message(&stream.bytes[pos..pos + len], &codec()).unwrap();
+        let mut rest = &stream.bytes[..];
+        while let Some(len) = clos_wire::frame(rest, &codec()).unwrap() {
+            let msg = decode_message(&rest[..len], &codec()).unwrap();
             if let Message::Update(u) = msg.message {
                 out.push(u);
             }
-            pos += len;
+            rest = &rest[len..];
         }
+        assert!(
+            rest.is_empty(),
+            "{} bytes after the last message",
+            rest.len()
+        );
         out
     }
 
