@@ -410,13 +410,14 @@ impl Rib {
             RibEvent::PeerDown { peer } => self.peer_down(peer),
             RibEvent::Batch(events) => {
                 for event in events {
-                    if matches!(event, RibEvent::Update { .. }) {
-                        self.deferring = true;
-                        self.handle(event);
-                    } else {
+                    // UPDATEs defer their exports; anything else first
+                    // exports what the batch deferred so far.
+                    let update = matches!(event, RibEvent::Update { .. });
+                    if !update {
                         self.flush_exports();
-                        self.handle(event);
                     }
+                    self.deferring = update;
+                    self.handle(event);
                 }
                 self.flush_exports();
             }
